@@ -1,0 +1,601 @@
+"""The clinicians' thin client (port 8090): `uvicorn client.main:create_app --factory`.
+
+It holds no data and no rules. Each page is one or more FHIR calls to the gateway made with the
+signed-in clinician's token; a refusal is shown as the gateway's OperationOutcome in plain words.
+Forms are parsed from `application/x-www-form-urlencoded` bodies directly (python-multipart is
+not installed, and nothing here uploads files).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from client import vocabulary as words
+from client.gateway import ApiError, Gateway, client_secret, parameter, parts
+from client.html import (
+    e,
+    error_summary,
+    field,
+    grouped_select,
+    notice,
+    page,
+    select,
+    tag,
+    text_input,
+    textarea,
+)
+from client.sessions import COOKIE, Session, Sessions
+from client.settings import Settings
+
+STATIC = Path(__file__).parent / "static"
+EXT = "https://continuum.example.org/fhir/StructureDefinition"
+
+# Form fields of each decision, by the Parameters name the API uses, with the label shown.
+FIELDS: dict[str, dict[str, tuple[str, str]]] = {
+    "accept": {
+        "waitingSupport": ("accept-waitingSupport", "Who supports the person while they wait"),
+        "supportOffered": ("accept-supportOffered", "What they offer"),
+    },
+    "accept-no-support": {
+        "noSupportRationale": ("nosupport-noSupportRationale", "Why no support is needed"),
+        "noSupportAssessor": ("nosupport-noSupportRationale", "Assessor"),
+        "noSupportAssessedAt": ("nosupport-noSupportRationale", "Assessed at"),
+        "waitingSupport": ("nosupport-noSupportRationale", "Why no support is needed"),
+    },
+    "decline": {
+        "reason": ("decline-reason", "Reason for declining"),
+        "rationale": ("decline-rationale", "Rationale"),
+        "assessment": ("decline-assessment", "Needs assessment"),
+        "nextStep": ("decline-nextStep", "Next step"),
+        "destination": ("decline-destination", "Where the referral goes next"),
+        "advice": ("decline-advice", "Advice"),
+        "commissioningRule": ("decline-commissioningRule", "Commissioning rule"),
+    },
+    "redirect": {
+        "destination": ("redirect-destination", "Team to redirect to"),
+        "note": ("redirect-note", "Note for the receiving team"),
+    },
+    "escalate": {"note": ("escalate-note", "Why this needs the team lead")},
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The client app."""
+    settings = settings or Settings()
+    gateway = Gateway(settings.gateway_url.rstrip("/"), settings.timeout_seconds)
+    sessions = Sessions()
+    app = FastAPI(title="Continuum clinicians' client", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def current(request: Request) -> Session | None:
+        return sessions.get(request.cookies.get(COOKIE))
+
+    def html(content: str, status: int = 200) -> HTMLResponse:
+        return HTMLResponse(
+            content,
+            status,
+            headers={
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'self'; style-src 'self'; form-action 'self'",
+                "Referrer-Policy": "same-origin",
+            },
+        )
+
+    def to_sign_in(next_path: str = "/inbox") -> RedirectResponse:
+        return RedirectResponse(f"/sign-in?next={quote(next_path)}", status_code=303)
+
+    async def form_of(request: Request) -> dict[str, str]:
+        body = (await request.body()).decode(errors="replace")
+        return {k: v[0].strip() for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+    def titled(session: Session, title: str, body: str, status: int = 200) -> HTMLResponse:
+        who = f"{session.name}, {session.team_name}"
+        return html(page(title, body, signed_in_as=who, csrf=session.csrf), status)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/static/style.css", include_in_schema=False)
+    async def stylesheet() -> FileResponse:
+        return FileResponse(STATIC / "style.css", media_type="text/css")
+
+    @app.get("/", include_in_schema=False)
+    async def home(request: Request) -> RedirectResponse:
+        return RedirectResponse("/inbox" if current(request) else "/sign-in", status_code=303)
+
+    # ------------------------------------------------------------------ signing in
+
+    def sign_in_page(next_path: str, chosen: str = "", problem: str = "", status: int = 200) -> HTMLResponse:
+        error = (
+            f'<div class="error-summary" role="alert"><h2>There is a problem</h2><p>{e(problem)}</p></div>'
+            if problem
+            else ""
+        )
+        body = (
+            f"{error}<p>Development sign-in: choose the PractitionerRole you act as. The gateway issues a "
+            "token for it; this client keeps it on the server, never in your browser.</p>"
+            '<form method="post" action="/sign-in" novalidate>'
+            f'<input type="hidden" name="next" value="{e(next_path)}">'
+            + field("Sign in as", "role", grouped_select("role", "role", words.roles_by_team(), chosen))
+            + '<button class="app-button" type="submit">Sign in</button></form>'
+        )
+        return html(page("Sign in", body), status)
+
+    @app.get("/sign-in", include_in_schema=False)
+    async def sign_in_form(next: str = "/inbox") -> HTMLResponse:
+        return sign_in_page(_local(next))
+
+    @app.post("/sign-in", include_in_schema=False)
+    async def sign_in(request: Request) -> Response:
+        form = await form_of(request)
+        role_id, next_path = form.get("role", ""), _local(form.get("next", "/inbox"))
+        role = words.role(role_id)
+        if role is None:
+            return sign_in_page(next_path, role_id, "Choose who you are signing in as.", 422)
+        try:
+            secret = client_secret(settings.clients_file, settings.client_id)
+            answer = await gateway.token(settings.client_id, secret, role.id)
+        except ApiError as error:
+            return sign_in_page(next_path, role_id, "; ".join(p.text for p in error.problems), 502)
+        except (OSError, KeyError, ValueError):
+            return sign_in_page(next_path, role_id, "The clinicians' client credentials are not configured.", 500)
+        lifetime = min(int(answer.get("expires_in", 3600)) - 60, settings.session_minutes * 60)
+        session = Session(
+            role.id, role.practitioner_name, role.team, words.team_name(role.team), answer["access_token"],
+            time.time() + lifetime,
+        )  # fmt: skip
+        response = RedirectResponse(next_path, status_code=303)
+        response.set_cookie(
+            COOKIE, sessions.open(session), max_age=lifetime, httponly=True, samesite="lax",
+            secure=settings.secure_cookies, path="/",
+        )  # fmt: skip
+        return response
+
+    @app.post("/sign-out", include_in_schema=False)
+    async def sign_out(request: Request) -> Response:
+        form = await form_of(request)
+        session = current(request)
+        if session is not None and form.get("csrf") == session.csrf:
+            sessions.close(request.cookies.get(COOKIE))
+        response = RedirectResponse("/sign-in", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    # ------------------------------------------------------------------ the team inbox
+
+    @app.get("/inbox", include_in_schema=False)
+    async def inbox(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in("/inbox")
+        try:
+            bundle = await gateway.get(
+                session.token,
+                "Task",
+                {
+                    "owner": f"HealthcareService/{session.team}",
+                    "status": "requested",
+                    "code": "referral",
+                    "_sort": "wait",
+                    "_include": "Task:focus",
+                    "_count": "100",
+                },
+            )
+        except ApiError as error:
+            return api_failure(session, "Team inbox", error)
+        tasks, referrals = _split(bundle)
+        clocks = await asyncio.gather(
+            *(_waiting(gateway, session.token, _ref(t.get("focus"))) for t in tasks), return_exceptions=False
+        )
+        escalated = await _escalated(gateway, session.token)
+        rows = []
+        for task, clock in zip(tasks, clocks, strict=True):
+            referral = referrals.get(_ref(task.get("focus")), {})
+            priority = referral.get("priority", "routine")
+            days = f"{clock.get('daysWaiting')} of {clock.get('targetDays')} days" if clock else "not known"
+            breach = tag("Over target", "app-tag--red") if clock and clock.get("breach") else ""
+            esc = escalated.get(f"Task/{task['id']}")
+            esc_html = (
+                tag("Escalated", "app-tag--orange") if esc else ("not known" if esc is None and not escalated else "No")
+            )
+            reason = _reasons(referral)
+            rows.append(
+                "<tr>"
+                f'<td><a href="/referrals/{e(task["id"])}">{e(_ref(task.get("for")))}</a></td>'
+                f"<td>{e(reason)}</td>"
+                f"<td>{_urgency(priority)}</td>"
+                f"<td>{e(days)} {breach}</td>"
+                f"<td>{esc_html}</td>"
+                f"<td>{e(words.STATES.get(_state(task), _state(task)))}</td>"
+                f"<td>{e(_ref(task.get('requester')))}</td>"
+                "</tr>"
+            )
+        table = (
+            '<table class="app-table"><caption>Referrals awaiting a decision, longest wait first</caption>'
+            '<thead><tr><th scope="col">Person</th><th scope="col">Reason for referral</th>'
+            '<th scope="col">Urgency</th><th scope="col">Waiting (target)</th><th scope="col">Escalated</th>'
+            '<th scope="col">State</th><th scope="col">Referred by</th></tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+            if rows
+            else "<p>No referrals are waiting for a decision.</p>"
+        )
+        flash = notice(request.query_params["done"]) if request.query_params.get("done") else ""
+        return titled(session, f"Team inbox: {session.team_name}", flash + table)
+
+    # ------------------------------------------------------------------ one referral: decide
+
+    async def decision_page(
+        session: Session,
+        task_id: str,
+        error: ApiError | None = None,
+        which: str = "",
+        form: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        try:
+            task = await gateway.get(session.token, f"Task/{task_id}")
+            focus = _ref(task.get("focus"))
+            referral, clock = await asyncio.gather(
+                gateway.get(session.token, focus), _waiting(gateway, session.token, focus)
+            )
+        except ApiError as failure:
+            return api_failure(session, "Referral", failure)
+        form = form or {}
+        version = task.get("meta", {}).get("versionId", "")
+        hidden = (
+            f'<input type="hidden" name="csrf" value="{e(session.csrf)}">'
+            f'<input type="hidden" name="version" value="{e(version)}">'
+        )
+        summary = ""
+        if error is not None:
+            ids = {name: fid for name, (fid, _) in FIELDS.get(which, {}).items()}
+            labels = {name: label for name, (_, label) in FIELDS.get(which, {}).items()}
+            summary = error_summary(error, ids, labels)
+        priority = referral.get("priority", "routine")
+        details = (
+            '<dl class="app-summary">'
+            f"<dt>Person</dt><dd>{e(_ref(task.get('for')))}</dd>"
+            f"<dt>Reason for referral</dt><dd>{e(_reasons(referral))}</dd>"
+            f"<dt>Referred by</dt><dd>{e(_ref(task.get('requester')))}</dd>"
+            f"<dt>Urgency</dt><dd>{e(words.PRIORITIES.get(priority, priority))}</dd>"
+            f"<dt>State</dt><dd>{e(words.STATES.get(_state(task), _state(task)))} (version {e(version)})</dd>"
+            f"<dt>Waiting</dt><dd>{e(_clock_text(clock))}</dd></dl>"
+        )
+        if task.get("status") != "requested" and _state(task) not in ("received", "triage"):
+            return titled(session, "Referral", summary + details + "<p>This referral has been decided.</p>")
+        requester = _ref(task.get("requester")).removeprefix("PractitionerRole/")
+        accept = (
+            '<section aria-labelledby="accept-h"><h2 id="accept-h">Accept onto the waiting list</h2>'
+            f'<form method="post" action="/referrals/{e(task_id)}/accept">{hidden}'
+            + field(
+                "Who supports the person while they wait",
+                "accept-waitingSupport",
+                grouped_select(
+                    "waitingSupport",
+                    "accept-waitingSupport",
+                    words.roles_by_team(),
+                    form.get("waitingSupport", requester),
+                ),
+                "Usually the referring worker's team keeps supporting until the first appointment.",
+            )
+            + field(
+                "What they offer",
+                "accept-supportOffered",
+                textarea("supportOffered", "accept-supportOffered", form.get("supportOffered", "")),
+            )
+            + '<button class="app-button" type="submit">Accept with this support plan</button></form>'
+            f'<form method="post" action="/referrals/{e(task_id)}/accept-no-support">{hidden}'
+            + field(
+                "Or: why no support is needed while waiting (your clinical assessment)",
+                "nosupport-noSupportRationale",
+                textarea("noSupportRationale", "nosupport-noSupportRationale", form.get("noSupportRationale", "")),
+            )
+            + '<button class="app-button app-button--secondary" type="submit">Accept: no support needed</button>'
+            "</form></section>"
+        )
+        decline = (
+            '<section aria-labelledby="decline-h"><h2 id="decline-h">Decline</h2>'
+            "<p>A decline always says where the referral goes next. The person is never sent back to their GP.</p>"
+            f'<form method="post" action="/referrals/{e(task_id)}/decline">{hidden}'
+            + field(
+                "Reason for declining",
+                "decline-reason",
+                select("reason", "decline-reason", words.DECLINE_REASONS, form.get("reason", ""), "Choose a reason"),
+            )
+            + field(
+                "Rationale", "decline-rationale", textarea("rationale", "decline-rationale", form.get("rationale", ""))
+            )
+            + field(
+                "Needs assessment",
+                "decline-assessment",
+                text_input("assessment", "decline-assessment", form.get("assessment", "")),
+                "The assessment the decision rests on, for example QuestionnaireResponse/123.",
+            )
+            + field(
+                "Next step",
+                "decline-nextStep",
+                select(
+                    "nextStep", "decline-nextStep", words.NEXT_STEPS, form.get("nextStep", ""), "Choose the next step"
+                ),
+            )
+            + field(
+                "Where the referral goes next",
+                "decline-destination",
+                select("destination", "decline-destination", words.destinations(), form.get("destination", ""), "None"),
+                "For a redirect or signpost.",
+            )
+            + field(
+                "Advice", "decline-advice", textarea("advice", "decline-advice", form.get("advice", "")), "For advice."
+            )
+            + field(
+                "Commissioning rule",
+                "decline-commissioningRule",
+                text_input("commissioningRule", "decline-commissioningRule", form.get("commissioningRule", "")),
+                "Only when the reason is 'not commissioned'.",
+            )
+            + '<button class="app-button app-button--warning" type="submit">Decline</button></form></section>'
+        )
+        redirect = (
+            '<section aria-labelledby="redirect-h"><h2 id="redirect-h">Redirect to another team</h2>'
+            f'<form method="post" action="/referrals/{e(task_id)}/redirect">{hidden}'
+            + field(
+                "Team to redirect to",
+                "redirect-destination",
+                select(
+                    "destination",
+                    "redirect-destination",
+                    words.destinations(),
+                    form.get("destination", ""),
+                    "Choose a team",
+                ),
+            )
+            + field(
+                "Note for the receiving team", "redirect-note", textarea("note", "redirect-note", form.get("note", ""))
+            )
+            + '<button class="app-button app-button--secondary" type="submit">Redirect</button></form></section>'
+        )
+        escalate = (
+            '<section aria-labelledby="escalate-h"><h2 id="escalate-h">Escalate to the team lead</h2>'
+            f'<form method="post" action="/referrals/{e(task_id)}/escalate">{hidden}'
+            + field(
+                "Why this needs the team lead", "escalate-note", textarea("note", "escalate-note", form.get("note", ""))
+            )
+            + '<button class="app-button app-button--secondary" type="submit">Escalate</button></form></section>'
+        )
+        status = error.status if error is not None and error.status in (403, 409, 412, 422) else 200
+        return titled(
+            session, "Decide on a referral", summary + details + accept + decline + redirect + escalate, status
+        )
+
+    @app.get("/referrals/{task_id}", include_in_schema=False)
+    async def referral(request: Request, task_id: str) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in(f"/referrals/{task_id}")
+        return await decision_page(session, task_id)
+
+    @app.post("/referrals/{task_id}/{action}", include_in_schema=False)
+    async def decide(request: Request, task_id: str, action: str) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in(f"/referrals/{task_id}")
+        form = await form_of(request)
+        if form.get("csrf") != session.csrf:
+            return html(page("Sign in again", "<p>This form has expired. Please go back and try again.</p>"), 403)
+        actor = {"name": "actor", "valueReference": {"reference": f"PractitionerRole/{session.role}"}}
+        built = _parameters(action, form, session)
+        if built is None:
+            return html(page("Not found", "<p>There is no such action.</p>"), 404)
+        operation, parameters, done = built
+        try:
+            await gateway.operation(
+                session.token, f"Task/{task_id}/${operation}", [*parameters, actor], form.get("version", "")
+            )
+        except ApiError as error:
+            if error.status == 401:
+                return to_sign_in(f"/referrals/{task_id}")
+            return await decision_page(session, task_id, error, action, form)
+        return RedirectResponse(f"/inbox?done={quote(done)}", status_code=303)
+
+    # ------------------------------------------------------------------ patient tracking list
+
+    @app.get("/ptl", include_in_schema=False)
+    async def ptl(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in("/ptl")
+        query = {"service": request.query_params.get("service") or session.team}
+        for name in ("borough", "age-band"):
+            if request.query_params.get(name):
+                query[name] = request.query_params[name]
+        try:
+            answer = await gateway.get(session.token, "ServiceRequest/$ptl", query)
+        except ApiError as error:
+            return api_failure(session, "Patient tracking list", error)
+        rows = []
+        for row in (p for p in answer.get("parameter", []) if p.get("name") == "row"):
+            r = parts(row)
+            breach = bool(r.get("breach"))
+            rows.append(
+                f'<tr class="{"app-row--breach" if breach else ""}">'
+                f"<td>{e(_ref(r.get('patient')))}</td><td>{e(r.get('daysWaiting'))}</td>"
+                f"<td>{tag('Breach', 'app-tag--red') if breach else 'No'}</td>"
+                f"<td>{e(words.SUPPORT.get(r.get('interimSupport', ''), r.get('interimSupport')))}</td>"
+                f"<td>{'Yes' if r.get('escalated') else 'No'}</td><td>{e(r.get('ageBand', ''))}</td>"
+                f"<td>{'Yes' if r.get('highRisk') else 'No'}</td></tr>"
+            )
+        filters = (
+            '<form method="get" action="/ptl" class="app-filters">'
+            + field(
+                "Service",
+                "ptl-service",
+                select("service", "ptl-service", words.destinations(), query["service"]),
+            )
+            + field(
+                "Borough",
+                "ptl-borough",
+                select(
+                    "borough",
+                    "ptl-borough",
+                    [(b, b.title()) for b in ("barnet", "camden", "enfield", "haringey", "islington")],
+                    query.get("borough", ""),
+                    "Any",
+                ),
+            )
+            + field(
+                "Age band",
+                "ptl-age",
+                select(
+                    "age-band",
+                    "ptl-age",
+                    [(a, a) for a in ("0-17", "18-25", "26-64", "65+")],
+                    query.get("age-band", ""),
+                    "Any",
+                ),
+            )
+            + '<button class="app-button app-button--secondary" type="submit">Filter</button></form>'
+        )
+        total = parameter(answer, "total")
+        table = (
+            f'<table class="app-table"><caption>{e(total)} people waiting, longest wait first</caption>'
+            '<thead><tr><th scope="col">Person</th><th scope="col">Days waiting</th><th scope="col">Breach</th>'
+            '<th scope="col">Support while waiting</th><th scope="col">Escalated</th><th scope="col">Age band</th>'
+            f'<th scope="col">High risk</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        )
+        return titled(session, f"Patient tracking list: {words.team_name(query['service'])}", filters + table)
+
+    def api_failure(session: Session, title: str, error: ApiError) -> HTMLResponse:
+        items = "".join(f"<li>{e(p.text)}{' (' + e(p.element) + ')' if p.element else ''}</li>" for p in error.problems)
+        body = (
+            f'<div class="error-summary" role="alert"><h2>There is a problem</h2><p>{e(error.summary)}</p>'
+            f'<ul class="error-list">{items}</ul></div>'
+        )
+        return titled(session, title, body, error.status if 400 <= error.status < 500 else 502)
+
+    return app
+
+
+def _parameters(action: str, form: dict[str, str], session: Session) -> tuple[str, list[dict[str, Any]], str] | None:
+    """The operation, its Parameters (only what the clinician filled in) and the confirmation."""
+    out: list[dict[str, Any]] = []
+
+    def ref(name: str, value: str) -> None:
+        if value:
+            out.append({"name": name, "valueReference": {"reference": value}})
+
+    def string(name: str, value: str) -> None:
+        if value:
+            out.append({"name": name, "valueString": value})
+
+    def code(name: str, value: str) -> None:
+        if value:
+            out.append({"name": name, "valueCode": value})
+
+    if action == "accept":
+        ref("waitingSupport", f"PractitionerRole/{form['waitingSupport']}" if form.get("waitingSupport") else "")
+        string("supportOffered", form.get("supportOffered", ""))
+        return "accept", out, "Referral accepted onto the waiting list with a support plan."
+    if action == "accept-no-support":
+        rationale = form.get("noSupportRationale", "")
+        if rationale:
+            ref("noSupportAssessor", f"PractitionerRole/{session.role}")
+            string("noSupportRationale", rationale)
+            out.append(
+                {"name": "noSupportAssessedAt", "valueDateTime": datetime.now(UTC).isoformat(timespec="seconds")}
+            )
+        return "accept", out, "Referral accepted onto the waiting list: assessed that no support is needed."
+    if action == "decline":
+        code("reason", form.get("reason", ""))
+        string("rationale", form.get("rationale", ""))
+        ref("assessment", form.get("assessment", ""))
+        code("nextStep", form.get("nextStep", ""))
+        ref("destination", f"HealthcareService/{form['destination']}" if form.get("destination") else "")
+        string("advice", form.get("advice", ""))
+        string("commissioningRule", form.get("commissioningRule", ""))
+        return "decline", out, "Referral declined, with its next step."
+    if action == "redirect":
+        ref("destination", f"HealthcareService/{form['destination']}" if form.get("destination") else "")
+        string("note", form.get("note", ""))
+        return "redirect", out, "Referral redirected."
+    if action == "escalate":
+        string("note", form.get("note", ""))
+        return "escalate", out, "Referral escalated to the team lead."
+    return None
+
+
+def _local(path: str) -> str:
+    """Only paths on this site are followed after sign-in."""
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/inbox"
+
+
+def _ref(value: Any) -> str:
+    return str(value.get("reference", "")) if isinstance(value, dict) else ""
+
+
+def _state(task: dict[str, Any]) -> str:
+    codings = task.get("businessStatus", {}).get("coding", [])
+    return str(codings[0].get("code", "")) if codings else ""
+
+
+def _split(bundle: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    tasks, included = [], {}
+    for entry in bundle.get("entry", []):
+        resource = entry.get("resource", {})
+        if resource.get("resourceType") == "Task":
+            tasks.append(resource)
+        else:
+            included[f"{resource.get('resourceType')}/{resource.get('id')}"] = resource
+    return tasks, included
+
+
+async def _waiting(gateway: Gateway, token: str, referral: str) -> dict[str, Any]:
+    """The waiting clock of a referral ({} when it cannot be read)."""
+    if not referral:
+        return {}
+    try:
+        answer = await gateway.get(token, f"{referral}/$waiting-time")
+    except ApiError:
+        return {}
+    return {
+        name: parameter(answer, name) for name in ("daysWaiting", "targetDays", "breach", "clockStart", "clockStop")
+    }
+
+
+async def _escalated(gateway: Gateway, token: str) -> dict[str, bool]:
+    """Referral Tasks with an open escalation ({} when the clinician may not search them)."""
+    try:
+        bundle = await gateway.get(
+            token, "Task", {"code": "acceptance-decision-escalation", "status": "requested", "_count": "500"}
+        )
+    except ApiError:
+        return {}
+    found = {_ref(entry.get("resource", {}).get("focus")): True for entry in bundle.get("entry", [])}
+    return found or {"": False}
+
+
+def _urgency(priority: str) -> str:
+    text = words.PRIORITIES.get(priority, priority)
+    return tag(text, "app-tag--red") if priority in ("urgent", "asap", "stat") else e(text)
+
+
+def _reasons(referral: dict[str, Any]) -> str:
+    return "; ".join(str(r.get("text", "")) for r in referral.get("reasonCode", []))
+
+
+def _clock_text(clock: dict[str, Any]) -> str:
+    if not clock:
+        return "The waiting clock could not be read."
+    text = f"{clock.get('daysWaiting')} days of a {clock.get('targetDays')}-day target"
+    if clock.get("breach"):
+        text += " (over target)"
+    if clock.get("clockStart"):
+        text += f"; clock started {str(clock['clockStart'])[:10]}"
+    return text

@@ -1,0 +1,1 @@
+"""The care-plans service: DIALOG, DIALOG+ sessions, co-produced, crisis and waiting-support plans."""

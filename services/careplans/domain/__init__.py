@@ -1,0 +1,1 @@
+"""The care-plans rules: pure Python, no framework, database or clock."""

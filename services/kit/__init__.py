@@ -1,0 +1,1 @@
+"""Shared FHIR plumbing for Continuum's services: no tables, no rules."""

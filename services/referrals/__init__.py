@@ -1,0 +1,1 @@
+"""The referrals service: internal referrals between teams, with waiting-with-support."""

@@ -1,0 +1,1 @@
+"""HTTP routes of the referrals service: thin, FHIR in and out through the kit."""

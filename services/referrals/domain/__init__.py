@@ -1,0 +1,1 @@
+"""Referral rules: pure Python, no I/O, no clock (every function takes `now`)."""

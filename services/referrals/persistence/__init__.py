@@ -1,0 +1,1 @@
+"""Referral storage: tables, search columns and repositories."""

@@ -1,0 +1,1 @@
+"""Continuum transitions service: the five-phase move from children's to adult mental health services."""

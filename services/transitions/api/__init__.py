@@ -1,0 +1,1 @@
+"""FHIR routes of the transitions service."""

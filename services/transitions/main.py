@@ -1,0 +1,79 @@
+"""The transitions service application: `create_app(settings)`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI
+
+from reference.partnership import directory
+from services.kit.app import fhir_app
+from services.kit.auth import TokenSource
+from services.kit.clock import Clock, SystemClock
+from services.kit.db import Database
+from services.kit.outbox import Dispatcher
+from services.transitions.api import metadata, routes
+from services.transitions.clients.gateway import GatewayClient
+from services.transitions.persistence import tables
+from services.transitions.settings import Settings
+
+
+def token_source(settings: Settings, client: httpx.AsyncClient) -> TokenSource | None:
+    """The service's own credentials for calling the gateway, when configured."""
+    if settings.token_url and settings.client_id and settings.client_secret:
+        return TokenSource(settings.token_url, settings.client_id, settings.client_secret.get_secret_value(), client)
+    return None
+
+
+def create_app(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Build the transitions service. `transport` lets tests stand in for the gateway."""
+    settings = settings or Settings()
+    client = httpx.AsyncClient(timeout=settings.upstream_timeout_seconds, transport=transport)
+    tokens = token_source(settings, client)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks: list[asyncio.Task[None]] = []
+        if settings.run_background_tasks and settings.event_target_url:
+            dispatcher = Dispatcher(
+                app.state.database,
+                tables.outbox,
+                settings.event_target_url,
+                app.state.clock,
+                token_source=tokens,
+            )
+            tasks.append(asyncio.create_task(dispatcher.run(settings.dispatch_interval_seconds)))
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await client.aclose()
+        await app.state.database.dispose()
+
+    app = fhir_app(
+        "Continuum transitions",
+        settings,
+        lifespan,
+        description=(
+            "The five-phase transition of young people from children's to adult mental health services (FHIR R4)."
+        ),
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.directory = directory()
+    app.state.database = Database(settings.database_url)
+    app.state.gateway = GatewayClient(settings.gateway_url, client, tokens)
+    app.include_router(metadata.router)
+    app.include_router(routes.operations)
+    app.include_router(routes.router)
+    app.include_router(routes.internal)
+    return app
