@@ -148,6 +148,7 @@ class Deliverer:
         max_backoff_seconds: float = 300.0,
         authorization: Callable[[], dict[str, str]] | None = None,
         trusted: Callable[[str], bool] = lambda _: False,
+        lease_seconds: float = 30.0,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -155,8 +156,9 @@ class Deliverer:
         self.max_backoff = max_backoff_seconds
         self.authorization = authorization
         self.trusted = trusted
+        self.lease_seconds = lease_seconds
 
-    async def deliver_once(self, limit: int = 100, lease_seconds: float = 30.0) -> int:
+    async def deliver_once(self, limit: int = 100) -> int:
         """Deliver what is due; returns how many were taken by their receivers.
 
         Rows are claimed with a short lease in one transaction and settled in another, so no
@@ -175,7 +177,7 @@ class Deliverer:
                 statement = statement.with_for_update(skip_locked=True)
             rows = list((await session.execute(statement)).all())
             if rows:
-                lease = now + timedelta(seconds=lease_seconds)
+                lease = now + timedelta(seconds=self.lease_seconds)
                 await session.execute(update(d).where(d.c.id.in_([r.id for r in rows])).values(next_attempt_at=lease))
             await session.commit()
         results = [(row, await self._post(row.endpoint, row.payload)) for row in rows]

@@ -625,6 +625,7 @@ def create_app(
                 authorization=own_token(app),
                 # Only the services get the gateway's token; external subscribers get none.
                 trusted=lambda endpoint: endpoint.startswith(internal),
+                lease_seconds=settings.dispatch_lease_seconds,
             )
             tasks.append(asyncio.create_task(deliverer.run(settings.delivery_interval_seconds)))
         yield

@@ -16,10 +16,10 @@ from services.careplans.service.context import Context
 from services.careplans.service.definitions import publish_questionnaire
 from services.careplans.settings import Settings
 from services.kit.app import fhir_app
-from services.kit.auth import TokenSource
+from services.kit.auth import service_token_source
 from services.kit.clock import Clock, SystemClock
 from services.kit.db import Database
-from services.kit.outbox import Dispatcher
+from services.kit.outbox import dispatcher_for
 
 log = logging.getLogger("continuum.careplans")
 
@@ -33,13 +33,6 @@ async def publish_definitions(app: FastAPI) -> None:
         await session.commit()
 
 
-def token_source(settings: Settings) -> TokenSource | None:
-    """The service's own credentials for calling the gateway, when configured."""
-    if settings.token_url and settings.client_id and settings.client_secret:
-        return TokenSource(settings.token_url, settings.client_id, settings.client_secret.get_secret_value())
-    return None
-
-
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     """Build the care-plans service."""
     settings = settings or Settings()
@@ -48,15 +41,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await publish_definitions(app)
         tasks: list[asyncio.Task[None]] = []
-        if settings.run_background_tasks and settings.event_target_url:
-            # FR-50: baseline, co-produced plan and intervention events reach the referral clock.
-            dispatcher = Dispatcher(
-                app.state.database,
-                tables.outbox,
-                settings.event_target_url,
-                app.state.clock,
-                token_source=token_source(settings),
-            )
+        # FR-50: baseline, co-produced plan and intervention events reach the referral clock.
+        dispatcher = dispatcher_for(
+            settings, app.state.database, tables.outbox, app.state.clock, service_token_source(settings)
+        )
+        if dispatcher is not None:
             tasks.append(asyncio.create_task(dispatcher.run(settings.dispatch_interval_seconds)))
         yield
         for task in tasks:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Request
 
 from services.kit.errors import Forbidden, Unauthorized
+from services.kit.settings import ServiceSettings
 
 Interaction = Literal["c", "r", "u", "d", "s"]
 ISSUER = "https://continuum.example.org/auth"
@@ -178,3 +179,10 @@ def authorize(principal: Principal, method: str, path: str) -> None:
             return
         raise Forbidden(f"The token's scopes do not allow $validate on {kind}", "Authorization")
     principal.require(kind, interaction)
+
+
+def service_token_source(settings: ServiceSettings, client: Any = None) -> TokenSource | None:
+    """The service's own credentials for calling the gateway, when configured."""
+    if settings.token_url and settings.client_id and settings.client_secret:
+        return TokenSource(settings.token_url, settings.client_id, settings.client_secret.get_secret_value(), client)
+    return None

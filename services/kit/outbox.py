@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kit.auth import TokenSource
 from services.kit.clock import Clock, instant
 from services.kit.db import Database, UtcDateTime, is_sqlite
+from services.kit.settings import ServiceSettings
 
 log = logging.getLogger("continuum.outbox")
 
@@ -221,3 +222,23 @@ class Dispatcher:
             except Exception:
                 log.exception("outbox dispatch failed")
             await asyncio.sleep(interval)
+
+
+def dispatcher_for(
+    settings: ServiceSettings,
+    database: Database,
+    table: Table,
+    clock: Clock,
+    token_source: TokenSource | None,
+) -> Dispatcher | None:
+    """The service's outbox dispatcher as its settings configure it (None when it sends no events)."""
+    if not (settings.run_background_tasks and settings.event_target_url):
+        return None
+    return Dispatcher(
+        database,
+        table,
+        settings.event_target_url,
+        clock,
+        lease_seconds=settings.dispatch_lease_seconds,
+        token_source=token_source,
+    )

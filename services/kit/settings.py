@@ -21,6 +21,11 @@ class ServiceSettings(BaseSettings):
         default=None, description="Where the outbox dispatcher delivers events (the gateway)"
     )
     dispatch_interval_seconds: float = 1.0
+    dispatch_lease_seconds: float = Field(
+        default=30.0,
+        description="How long a claimed outbox event is held before it falls due again "
+        "(a replica killed mid-delivery stalls its stream for at most this long)",
+    )
     sweep_interval_seconds: float = 60.0
     run_background_tasks: bool = True
     retry_after_seconds: int = 5

@@ -11,10 +11,10 @@ from fastapi import FastAPI
 
 from reference.partnership import check_directory, directory
 from services.kit.app import fhir_app
-from services.kit.auth import TokenSource
+from services.kit.auth import service_token_source
 from services.kit.clock import Clock, SystemClock
 from services.kit.db import Database
-from services.kit.outbox import Dispatcher
+from services.kit.outbox import dispatcher_for
 from services.referrals.api import measures, metadata, routes
 from services.referrals.persistence import tables
 from services.referrals.service.context import Context
@@ -46,13 +46,6 @@ async def _sweep_forever(app: FastAPI, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def token_source(settings: Settings) -> TokenSource | None:
-    """The service's own credentials for calling the gateway, when configured."""
-    if settings.token_url and settings.client_id and settings.client_secret:
-        return TokenSource(settings.token_url, settings.client_id, settings.client_secret.get_secret_value())
-    return None
-
-
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     """Build the referrals service."""
     settings = settings or Settings()
@@ -65,14 +58,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         tasks: list[asyncio.Task[None]] = []
         if settings.run_background_tasks:
             tasks.append(asyncio.create_task(_sweep_forever(app, settings.sweep_interval_seconds)))
-            if settings.event_target_url:
-                dispatcher = Dispatcher(
-                    app.state.database,
-                    tables.outbox,
-                    settings.event_target_url,
-                    app.state.clock,
-                    token_source=token_source(settings),
-                )
+            dispatcher = dispatcher_for(
+                settings, app.state.database, tables.outbox, app.state.clock, service_token_source(settings)
+            )
+            if dispatcher is not None:
                 tasks.append(asyncio.create_task(dispatcher.run(settings.dispatch_interval_seconds)))
         yield
         for task in tasks:

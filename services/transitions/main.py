@@ -11,21 +11,14 @@ from fastapi import FastAPI
 
 from reference.partnership import directory
 from services.kit.app import fhir_app
-from services.kit.auth import TokenSource
+from services.kit.auth import service_token_source
 from services.kit.clock import Clock, SystemClock
 from services.kit.db import Database
-from services.kit.outbox import Dispatcher
+from services.kit.outbox import dispatcher_for
 from services.transitions.api import metadata, routes
 from services.transitions.clients.gateway import GatewayClient
 from services.transitions.persistence import tables
 from services.transitions.settings import Settings
-
-
-def token_source(settings: Settings, client: httpx.AsyncClient) -> TokenSource | None:
-    """The service's own credentials for calling the gateway, when configured."""
-    if settings.token_url and settings.client_id and settings.client_secret:
-        return TokenSource(settings.token_url, settings.client_id, settings.client_secret.get_secret_value(), client)
-    return None
 
 
 def create_app(
@@ -36,19 +29,13 @@ def create_app(
     """Build the transitions service. `transport` lets tests stand in for the gateway."""
     settings = settings or Settings()
     client = httpx.AsyncClient(timeout=settings.upstream_timeout_seconds, transport=transport)
-    tokens = token_source(settings, client)
+    tokens = service_token_source(settings, client)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
-        if settings.run_background_tasks and settings.event_target_url:
-            dispatcher = Dispatcher(
-                app.state.database,
-                tables.outbox,
-                settings.event_target_url,
-                app.state.clock,
-                token_source=tokens,
-            )
+        dispatcher = dispatcher_for(settings, app.state.database, tables.outbox, app.state.clock, tokens)
+        if dispatcher is not None:
             tasks.append(asyncio.create_task(dispatcher.run(settings.dispatch_interval_seconds)))
         yield
         for task in tasks:

@@ -4,9 +4,10 @@ Each process is `python -m uvicorn <factory> --factory` on a free loopback port,
 SQLite database in a temporary folder (migrated first with `services.kit.migrate.upgrade`), the
 development keys and client secrets generated into that folder, and exactly the environment
 `services.launcher` gives it, with the launcher's ports and `var/` paths swapped for the test's
-own. Event dispatch and delivery run every 0.2 s instead of every second so the suite stays fast
-enough for `make test`. Any service the launcher does not start is pointed at a port held
-closed, so the gateway sees it as down and never reaches a developer's own processes.
+own. Event dispatch and delivery run every 0.2 s instead of every second, and a claimed event falls
+due again after 2 s instead of 30 s, so the suite stays fast enough for `make test`. Any service the
+launcher does not start is pointed at a port held closed, so the gateway sees it as down and never
+reaches a developer's own processes.
 
 SQLite is enough here: these tests are about processes, HTTP, tokens and timing. Every query is
 already run on PostgreSQL by the persistence and API suites when `CONTINUUM_TEST_POSTGRES_URL` is
@@ -45,6 +46,8 @@ from services.kit.migrate import MIGRATIONS, upgrade
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[2]
 INTERVAL_SECONDS = "0.2"
+LEASE_SECONDS = "2"
+"""How long a claimed event is held (30 s by default): a process killed mid-delivery stalls its stream that long."""
 START_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 10.0
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -280,6 +283,7 @@ def build_stack(workdir: Path, down: ClosedPort) -> Stack:
             upgrade(process.name, url)
         env[f"{prefix}_DATABASE_URL"] = url
         env[f"{prefix}_DISPATCH_INTERVAL_SECONDS"] = INTERVAL_SECONDS
+        env[f"{prefix}_DISPATCH_LEASE_SECONDS"] = LEASE_SECONDS
         if process.name == "gateway":
             env["GATEWAY_DELIVERY_INTERVAL_SECONDS"] = INTERVAL_SECONDS
             for name in service_urls:

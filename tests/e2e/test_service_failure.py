@@ -13,8 +13,10 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
+
 from services.kit.testing import assert_outcome
-from tests.e2e.conftest import FHIR, Stack, created, nhs_number, patient
+from tests.e2e.conftest import FHIR, LEASE_SECONDS, Stack, created, eventually, nhs_number, patient
 from tests.referrals.builders import episode, referral
 
 IN_FLIGHT_SECONDS = 0.5
@@ -70,3 +72,31 @@ def test_a_service_killed_mid_request_gives_502_and_comes_back_with_its_data(sta
         assert after["id"] != before["id"], "the retry after the outage was answered from the failed attempt"
         listed = epr.get("/fhir/ServiceRequest", params={"subject": subject})
         assert {e["resource"]["id"] for e in listed.json()["entry"]} == {before["id"], after["id"]}
+
+
+def test_a_service_killed_while_sending_events_sends_them_after_its_lease(stack: Stack) -> None:
+    """At least once across a crash: events the dead process had claimed fall due again when the lease ends.
+
+    The gateway is frozen so the referrals dispatcher's delivery hangs with its events claimed; the
+    referrals process is then killed. Restarted, it must deliver them (and everything after them)
+    within the lease (2 s here), not leave its ordered stream blocked.
+    """
+    token = stack.token("epr-beh")
+    with stack.client(token) as epr:
+        person = created(epr.post("/fhir/Patient", json=patient(nhs_number()), headers=FHIR))
+        subject = f"Patient/{person['id']}"
+        created(epr.post("/fhir/EpisodeOfCare", json=episode(patient=subject), headers=FHIR))
+    stack.gateway.pause()
+    with httpx.Client(base_url=stack.referrals.url, headers={"Authorization": f"Bearer {token}"}) as direct:
+        created(direct.post("/fhir/ServiceRequest", json=referral(subject=subject), headers=FHIR))
+    time.sleep(IN_FLIGHT_SECONDS)  # more than one dispatch round: the events are claimed, their POST hangs
+    claimed = stack.referrals.query("SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND attempts = 0")
+    assert claimed[0][0] > 0
+    stack.referrals.kill()
+    stack.gateway.resume()
+    stack.referrals.restart()
+
+    def drained() -> bool | None:
+        return stack.referrals.query("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")[0][0] == 0 or None
+
+    eventually(drained, float(LEASE_SECONDS) + QUICKLY_SECONDS, "the claimed events to be delivered after the crash")
