@@ -149,6 +149,7 @@ class Deliverer:
         authorization: Callable[[], dict[str, str]] | None = None,
         trusted: Callable[[str], bool] = lambda _: False,
         lease_seconds: float = 30.0,
+        batch_size: int = 100,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -157,6 +158,7 @@ class Deliverer:
         self.authorization = authorization
         self.trusted = trusted
         self.lease_seconds = lease_seconds
+        self.batch_size = batch_size
 
     async def deliver_once(self, limit: int = 100) -> int:
         """Deliver what is due; returns how many were taken by their receivers.
@@ -214,12 +216,13 @@ class Deliverer:
         return response.status_code
 
     async def run(self, interval: float) -> None:
-        """Deliver forever (cancel the task to stop)."""
+        """Deliver forever, every `interval` seconds, at once again after a full batch (cancel to stop)."""
         while True:
+            taken = 0
             try:
-                await self.deliver_once()
+                taken = await self.deliver_once(self.batch_size)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("event delivery failed")
-            await asyncio.sleep(interval)
+            await asyncio.sleep(0 if taken >= self.batch_size else interval)

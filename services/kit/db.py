@@ -2,12 +2,17 @@
 
 SQLite is the embedded default and PostgreSQL the deployment engine. On SQLite, requests that
 write take the write lock when their transaction begins (`BEGIN IMMEDIATE`), so two concurrent
-writers queue instead of failing with "database is locked" halfway through.
+writers queue instead of failing with "database is locked" halfway through. Within one process
+they queue first on an asyncio lock, which hands over the moment the holder finishes: SQLite's
+own busy handler sleeps in growing steps (up to 100 ms), so a writer waiting on it sleeps through
+most of the time the lock is free. The busy handler remains for writers in other processes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -110,11 +115,30 @@ class Database:
         if is_sqlite(url):
             _prepare_sqlite(self.engine, url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._serialises_writers = is_sqlite(url)
+        self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
-    def session(self, *, writing: bool = True) -> AsyncSession:
-        """A new session; `writing` takes SQLite's write lock at BEGIN."""
-        _writing.set(writing)
-        return self.sessions()
+    @contextlib.asynccontextmanager
+    async def session(self, *, writing: bool = True) -> AsyncIterator[AsyncSession]:
+        """A new session; `writing` takes SQLite's write lock at BEGIN (after this process's writers)."""
+        async with self._writer_turn(writing):
+            _writing.set(writing)
+            async with self.sessions() as session:
+                yield session
+
+    @contextlib.asynccontextmanager
+    async def _writer_turn(self, writing: bool) -> AsyncIterator[None]:
+        if not (writing and self._serialises_writers):
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._writer_locks.get(loop)
+        if lock is None:
+            lock = self._writer_locks[loop] = asyncio.Lock()
+        async with lock:
+            yield
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

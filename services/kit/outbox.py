@@ -213,15 +213,16 @@ class Dispatcher:
         return response.status_code < 300
 
     async def run(self, interval: float) -> None:
-        """Dispatch forever, every `interval` seconds (cancel the task to stop)."""
+        """Dispatch forever, every `interval` seconds, at once again after a full batch (cancel to stop)."""
         while True:
+            delivered = 0
             try:
-                await self.dispatch_once()
+                delivered = await self.dispatch_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("outbox dispatch failed")
-            await asyncio.sleep(interval)
+            await asyncio.sleep(0 if delivered >= self.batch_size else interval)
 
 
 def dispatcher_for(

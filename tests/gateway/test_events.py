@@ -4,6 +4,7 @@ sending team's EPR Subscription (FR-73), at least once, deduplicated, and held w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from typing import Any
@@ -276,6 +277,35 @@ async def test_a_receiver_that_is_down_gets_its_event_exactly_once_after_it_is_b
     clock.advance(minutes=10)
     assert await deliver(gateway, network, clock) == 0
     assert [e["id"] for e in barnet.events] == [event["id"]]
+
+
+async def test_a_backlog_larger_than_a_batch_is_delivered_without_waiting_out_the_interval(
+    client: httpx.AsyncClient, gateway: Any, network: Network, clock: FixedClock
+) -> None:
+    """A full batch means more may be waiting: the next round starts at once, not an interval later."""
+    barnet = attach_receiver(network, BARNET_EPR)
+    await subscribe(client, subscription(BARNET_EPR))
+    events = [accepted_event() for _ in range(5)]
+    for event in events:
+        assert await post_event(client, event) == "queued 1"
+    all_delivered = asyncio.Event()
+
+    async def counting(request: httpx.Request) -> httpx.Response:
+        response = await network.handle_async_request(request)
+        if len(barnet.events) == len(events):
+            all_delivered.set()
+        return response
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(counting)) as c:
+        running = asyncio.create_task(Deliverer(gateway.state.database, clock, client=c, batch_size=2).run(3600))
+        try:
+            async with asyncio.timeout(10):
+                await all_delivered.wait()
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+    assert sorted(e["id"] for e in barnet.events) == sorted(e["id"] for e in events)
 
 
 async def test_a_receiver_that_refuses_is_retried_like_one_that_is_down(

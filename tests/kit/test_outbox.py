@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -132,6 +133,32 @@ async def test_dispatch_takes_at_most_a_batch(
     assert await dispatcher.dispatch_once() == 2
     assert await dispatcher.dispatch_once() == 1
     assert receiver.types() == ["a", "b", "c"]
+
+
+async def test_a_backlog_larger_than_a_batch_drains_without_waiting_out_the_interval(
+    database: Database, clock: FixedClock, receiver: Receiver
+) -> None:
+    """A full batch means more may be waiting: the next round starts at once, not an interval later."""
+    await emit(database, clock.now(), "a", "b", "c", "d", "e")
+    all_delivered = asyncio.Event()
+
+    def counting(request: httpx.Request) -> httpx.Response:
+        response = receiver(request)
+        if len(receiver.accepted) == 5:
+            all_delivered.set()
+        return response
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(counting)) as client:
+        dispatcher = Dispatcher(database, outbox, TARGET, clock, client=client, batch_size=2)
+        running = asyncio.create_task(dispatcher.run(interval=3600))
+        try:
+            async with asyncio.timeout(10):
+                await all_delivered.wait()
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+    assert receiver.types() == ["a", "b", "c", "d", "e"]
 
 
 async def test_events_not_yet_due_wait(
