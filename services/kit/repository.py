@@ -241,10 +241,14 @@ class ResourceRepository:
             )
         return [_stored(r) for r in rows], total
 
-    async def all_where(self, *where: ColumnElement[bool], order_by: Any = None) -> list[Stored]:
-        """Every match, unpaged (for a service's own bounded look-ups)."""
+    async def all_where(
+        self, *where: ColumnElement[bool], order_by: Any = None, limit: int | None = None
+    ) -> list[Stored]:
+        """Every match (or the first `limit` of them), for a service's own look-ups."""
         statement = self._columns().where(*where)
         if order_by is not None:
             statement = statement.order_by(order_by)
+        if limit is not None:
+            statement = statement.limit(limit)
         rows = (await self.session.execute(statement)).all()
         return [_stored(r) for r in rows]

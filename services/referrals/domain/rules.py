@@ -6,7 +6,7 @@ returns a decision or raises a kit error naming the element at fault.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -368,6 +368,15 @@ def escalation_levels_due(received: datetime, now: datetime, team: Team, holiday
     if now >= add_working_days(received, team.decision_sla_level2_days, holidays):
         levels.append(2)
     return levels
+
+
+def escalation_horizon(now: datetime, teams: Iterable[Team]) -> datetime:
+    """No undecided referral received after this instant can have an escalation due at `now`.
+
+    A working day is at least one calendar day, so a level falls due no sooner than its number
+    of days after receipt; the sweep reads only referrals received before the shortest deadline.
+    """
+    return now - timedelta(days=min((team.decision_sla_days for team in teams), default=0))
 
 
 def check_panel_outcome(team: Team, recommendations: str | None) -> None:

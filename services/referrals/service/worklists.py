@@ -25,26 +25,52 @@ from services.referrals.service.referrals import OPEN_TASK_STATUSES, escalate
 UNDECIDED_TASK_STATUSES = ("requested", "received")
 
 
+SWEEP_PAGE = 500
+"""Undecided referrals read per round of the sweep, so its memory stays flat however long the queue."""
+
+
 async def sweep_escalations(ctx: Context) -> int:
-    """Create the escalation Tasks that are due (each level exactly once). Returns how many."""
+    """Create the escalation Tasks that are due (each level exactly once). Returns how many.
+
+    Only referrals received before the escalation horizon can be due, and they are read a page at
+    a time in id order.
+    """
     t = tables.task
-    undecided = await ctx.repo("Task").all_where(t.c.code == TaskCode.REFERRAL, t.c.status.in_(UNDECIDED_TASK_STATUSES))
+    horizon = rules.escalation_horizon(ctx.now, ctx.directory.teams.values())
     existing = set(
         (await ctx.session.execute(select(t.c.escalation_key).where(t.c.escalation_key.is_not(None)))).scalars()
     )
     created = 0
-    for task in undecided:
-        resource = task.resource()
-        team = ctx.team(ref(resource.get("owner")), "Task.owner")
-        received = task_row_clock_start(resource)
-        for level in rules.escalation_levels_due(received, ctx.now, team, ctx.settings.bank_holidays):
-            if f"{task.id}:{level}" in existing:
-                continue
-            try:
-                await escalate(ctx, task, resource, team, str(level), None)
-                created += 1
-            except Conflict:
-                continue  # another sweep got there first
+    after = ""
+    while True:
+        page = await ctx.repo("Task").all_where(
+            t.c.code == TaskCode.REFERRAL,
+            t.c.status.in_(UNDECIDED_TASK_STATUSES),
+            t.c.authored_on <= horizon,
+            t.c.id > after,
+            order_by=t.c.id,
+            limit=SWEEP_PAGE,
+        )
+        for task in page:
+            created += await _escalate_what_is_due(ctx, task, existing)
+        if len(page) < SWEEP_PAGE:
+            return created
+        after = page[-1].id
+
+
+async def _escalate_what_is_due(ctx: Context, task: Stored, existing: set[str]) -> int:
+    resource = task.resource()
+    team = ctx.team(ref(resource.get("owner")), "Task.owner")
+    received = task_row_clock_start(resource)
+    created = 0
+    for level in rules.escalation_levels_due(received, ctx.now, team, ctx.settings.bank_holidays):
+        if f"{task.id}:{level}" in existing:
+            continue
+        try:
+            await escalate(ctx, task, resource, team, str(level), None)
+            created += 1
+        except Conflict:
+            continue  # another sweep got there first
     return created
 
 

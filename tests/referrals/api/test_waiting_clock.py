@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from services.kit.clock import FixedClock
 from services.kit.testing import assert_outcome
@@ -149,6 +150,26 @@ async def test_escalation_creates_exactly_one_task_and_a_decision_closes_it(
     await operate(client, task, "accept", ACCEPT_WITH_SUPPORT)
     closed = (await client.get(f"/fhir/Task/{escalation['id']}")).json()
     assert closed["status"] == "completed"
+
+
+async def test_the_sweep_reads_the_queue_a_page_at_a_time_and_misses_no_one(
+    client: httpx.AsyncClient, app: Any, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five overdue referrals, pages of two: each gets exactly one escalation; a recent one gets none."""
+    from services.referrals.main import run_sweep
+    from services.referrals.service import worklists
+
+    monkeypatch.setattr(worklists, "SWEEP_PAGE", 2)
+    await open_episode(client)
+    for _ in range(5):
+        await create_referral(client, referral())
+    clock.advance(days=7)  # Monday 12 January: five working days for the first five
+    await create_referral(client, referral())  # received today: nothing due
+    assert await run_sweep(app) == 5
+    assert await run_sweep(app) == 0
+    escalations = (await client.get("/fhir/Task", params={"code": "acceptance-decision-escalation"})).json()
+    assert escalations["total"] == 5
+    assert len({e["resource"]["focus"]["reference"] for e in escalations["entry"]}) == 5
 
 
 async def test_the_tracking_list_shows_waiting_people_and_drops_stopped_clocks(

@@ -37,6 +37,7 @@ from services.referrals.domain.rules import (
     check_new_referral,
     check_waiting_support,
     direction,
+    escalation_horizon,
     escalation_levels_due,
     next_panel_slot,
     panel_meeting,
@@ -740,6 +741,21 @@ def test_second_escalation_level_after_ten_working_days() -> None:
     assert escalation_levels_due(FRIDAY, FRIDAY + timedelta(days=14, seconds=-1), CORE) == [1]
     assert escalation_levels_due(FRIDAY, FRIDAY + timedelta(days=14), CORE) == [1, 2]
     assert escalation_levels_due(FRIDAY, FRIDAY + timedelta(days=60), CORE) == [1, 2]
+
+
+def test_no_referral_received_after_the_escalation_horizon_has_a_level_due() -> None:
+    """The sweep reads only referrals received before the horizon; none after it may be due, any team."""
+    teams = list(directory().teams.values())
+    shortest = min(team.decision_sla_days for team in teams)
+    for now in (FRIDAY + timedelta(days=d, hours=h) for d in range(0, 21) for h in (0, 9, 17)):
+        horizon = escalation_horizon(now, teams)
+        assert horizon == now - timedelta(days=shortest)
+        for team in teams:
+            for minutes in (1, 60, 24 * 60, 3 * 24 * 60):
+                received = horizon + timedelta(minutes=minutes)
+                assert escalation_levels_due(received, now, team) == [], (team.id, now, received)
+    first_due = add_working_days(FRIDAY, shortest)
+    assert escalation_horizon(first_due, teams) >= FRIDAY  # the earliest possible escalation is still read
 
 
 def test_nothing_is_due_on_receipt() -> None:
