@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
-from services.kit.errors import BadGateway, FhirError, GatewayTimeout, NotFound
+from services.kit.errors import BadGateway, BadRequest, FhirError, GatewayTimeout, NotFound
 from services.kit.search import SearchRequest
 
 _FORWARDED_REQUEST = (
@@ -114,6 +114,10 @@ class Services:
         await self.client.aclose()
 
 
+MERGEABLE_SORTS = {"-_lastUpdated": True, "_lastUpdated": False}
+"""The orders a merged search can keep, each with whether it is newest first."""
+
+
 async def merged_search(
     services: Services,
     owners: tuple[str, ...],
@@ -123,26 +127,35 @@ async def merged_search(
     gateway_base: str,
     headers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Search several owners and merge one page, newest first, with paging links of its own.
+    """Search several owners and merge one page, newest first (or oldest first), with paging links of its own.
 
     Each owner is asked for its first offset+count matches in the same order, so the merged
-    page is exactly the page a single store would have returned.
+    page is exactly the page a single store would have returned. Only `_lastUpdated` orders can
+    be merged: any other `_sort` is a key one service computes from its own data, so it is a 400
+    naming the parameter rather than a page silently in some other order.
     """
+    order = ",".join(v for k, v in query if k == "_sort") or "-_lastUpdated"
+    if order not in MERGEABLE_SORTS:
+        raise BadRequest(
+            f"_sort={order} is an order one service computes, and this {resource_type} search spans "
+            f"{' and '.join(owners)}: narrow it to one (for a Task, with code=) or sort by _lastUpdated",
+            "_sort",
+        )
     wanted = search.offset + search.count
     plain = [(k, v) for k, v in query if k not in ("_count", "_offset", "_sort")]
     collected = await asyncio.gather(
-        *(_first_matches(services, s, resource_type, plain, wanted, gateway_base, headers) for s in owners)
+        *(_first_matches(services, s, resource_type, plain, order, wanted, gateway_base, headers) for s in owners)
     )
     total = sum(found_total for found_total, _ in collected)
     entries = [e for _, found in collected for e in found]
-    # The services order ties by id ascending under newest-first; merge the same way, or a tie
+    # The services order ties by id ascending under either order; merge the same way, or a tie
     # would show one entry twice and hide another.
     entries.sort(key=lambda e: e["resource"]["id"])
-    entries.sort(key=lambda e: e["resource"]["meta"]["lastUpdated"], reverse=True)
+    entries.sort(key=lambda e: e["resource"]["meta"]["lastUpdated"], reverse=MERGEABLE_SORTS[order])
     page = entries[search.offset : search.offset + search.count]
 
     def link(relation: str, offset: int) -> dict[str, str]:
-        params = [*plain, ("_count", str(search.count)), ("_offset", str(offset))]
+        params = [*plain, ("_sort", order), ("_count", str(search.count)), ("_offset", str(offset))]
         return {"relation": relation, "url": f"{gateway_base}/{resource_type}?{urlencode(params)}"}
 
     links = [link("self", search.offset)]
@@ -161,17 +174,18 @@ async def _first_matches(
     service: str,
     resource_type: str,
     plain: list[tuple[str, str]],
+    order: str,
     wanted: int,
     gateway_base: str,
     headers: Mapping[str, str] | None,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """A service's total and its first `wanted` matches, newest first, page by page."""
+    """A service's total and its first `wanted` matches in `order`, page by page."""
     found: list[dict[str, Any]] = []
     total = 0
     offset = 0
     while True:
         count = min(SERVICE_PAGE, max(wanted - offset, 0))
-        ask = [*plain, ("_count", str(count)), ("_offset", str(offset)), ("_sort", "-_lastUpdated")]
+        ask = [*plain, ("_count", str(count)), ("_offset", str(offset)), ("_sort", order)]
         answer = await services.send(
             service, "GET", f"/{resource_type}", params=ask, headers=headers, gateway_base=gateway_base
         )

@@ -502,9 +502,10 @@ class FakeService:
             return httpx.Response(400, content=orjson.dumps(outcome), headers={"content-type": FHIR_JSON})
         count = min(int(query.get("_count", "20")), self.max_count)
         offset = int(query.get("_offset", "0"))
-        assert query.get("_sort") == "-_lastUpdated"
+        assert query.get("_sort") in ("-_lastUpdated", "_lastUpdated")
         by_id = sorted(self.tasks, key=lambda t: t["id"])
-        ordered = sorted(by_id, key=lambda t: t["meta"]["lastUpdated"], reverse=True)  # stable: id ascending
+        newest_first = query["_sort"] == "-_lastUpdated"
+        ordered = sorted(by_id, key=lambda t: t["meta"]["lastUpdated"], reverse=newest_first)  # stable: id ascending
         page = ordered[offset : offset + count]
         bundle = {
             "resourceType": "Bundle",
@@ -543,13 +544,15 @@ async def walk(services: Services, count: int, extra: list[tuple[str, str]] | No
         query = parse_qsl(urlsplit(next_url).query)
 
 
-def check_walk(pages: list[dict[str, Any]], expected: list[dict[str, Any]], count: int) -> None:
-    """Every entry exactly once, newest first, with the right total and links on each page."""
+def check_walk(
+    pages: list[dict[str, Any]], expected: list[dict[str, Any]], count: int, newest_first: bool = True
+) -> None:
+    """Every entry exactly once, in order (newest first unless told), with the right total and links on each page."""
     ids = [e["resource"]["id"] for p in pages for e in p["entry"]]
     assert sorted(ids) == sorted(t["id"] for t in expected), ids
     assert len(ids) == len(set(ids)), ids
     stamps = [e["resource"]["meta"]["lastUpdated"] for p in pages for e in p["entry"]]
-    assert stamps == sorted(stamps, reverse=True)
+    assert stamps == sorted(stamps, reverse=newest_first)
     assert len(pages) == -(-len(expected) // count)
     for number, page in enumerate(pages):
         assert page["resourceType"] == "Bundle"
@@ -582,6 +585,32 @@ async def test_merged_paging_returns_every_entry_once_newest_first_with_total_an
     for page in pages:
         assert query_of(link(page, "self") or "")["status"] == "requested"
     assert all(asked["status"] == "requested" for fake in fakes.values() for asked in fake.asked)
+
+
+async def test_merged_paging_keeps_an_oldest_first_order_on_every_page() -> None:
+    a = [task(f"a{i}", minutes) for i, minutes in enumerate((0, 2, 4, 6, 8))]
+    b = [task(f"b{i}", minutes) for i, minutes in enumerate((1, 3, 5, 7))]
+    services, fakes = fake_services(("referrals", a), ("transitions", b))
+    try:
+        pages = await walk(services, 2, [("_sort", "_lastUpdated")])
+    finally:
+        await services.close()
+    check_walk(pages, a + b, 2, newest_first=False)
+    assert [e["resource"]["id"] for e in pages[0]["entry"]] == ["a0", "b0"]
+    assert all(query_of(link(page, "self") or "")["_sort"] == "_lastUpdated" for page in pages)
+    assert all(asked["_sort"] == "_lastUpdated" for fake in fakes.values() for asked in fake.asked)
+
+
+async def test_a_fanned_out_search_sorted_by_one_services_key_is_a_400_not_a_silently_other_order(
+    client: httpx.AsyncClient, network: Network
+) -> None:
+    """`_sort=wait` is the referrals service's own key: across services it cannot be kept, so it is refused."""
+    await referral_with_episode(client)
+    query = {"owner": "HealthcareService/barnet-psychosis", "status": "requested", "_sort": "wait"}
+    assert_outcome(await client.get("/fhir/Task", params=query), 400, "invalid", "_sort")
+    narrowed = await client.get("/fhir/Task", params={**query, "code": "referral"})
+    assert narrowed.status_code == 200, narrowed.text
+    assert narrowed.json()["total"] == 1
 
 
 async def test_merged_paging_when_one_owner_has_nothing() -> None:
