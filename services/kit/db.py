@@ -68,6 +68,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 _writing: ContextVar[bool] = ContextVar("continuum_db_writing", default=False)
+_turns_held: ContextVar[frozenset[int]] = ContextVar("continuum_db_writer_turns", default=frozenset())
+"""The databases whose in-process writer turn the current task (or the one that started it) holds."""
 
 
 def new_metadata() -> MetaData:
@@ -130,7 +132,13 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def _writer_turn(self, writing: bool) -> AsyncIterator[None]:
-        if not (writing and self._serialises_writers):
+        """Wait for this process's other writers; a writer nested in one that has its turn goes on.
+
+        A request may open a second writing session (its audit, its idempotency record) while its
+        own is open but has not written yet; that nesting shares the turn rather than waiting for
+        itself, and SQLite's own lock orders the two as before.
+        """
+        if not (writing and self._serialises_writers) or id(self) in _turns_held.get():
             yield
             return
         loop = asyncio.get_running_loop()
@@ -138,7 +146,11 @@ class Database:
         if lock is None:
             lock = self._writer_locks[loop] = asyncio.Lock()
         async with lock:
-            yield
+            held = _turns_held.set(_turns_held.get() | {id(self)})
+            try:
+                yield
+            finally:
+                _turns_held.reset(held)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
