@@ -2,17 +2,12 @@
 
 SQLite is the embedded default and PostgreSQL the deployment engine. On SQLite, requests that
 write take the write lock when their transaction begins (`BEGIN IMMEDIATE`), so two concurrent
-writers queue instead of failing with "database is locked" halfway through. Within one process
-they queue first on an asyncio lock, which hands over the moment the holder finishes: SQLite's
-own busy handler sleeps in growing steps (up to 100 ms), so a writer waiting on it sleeps through
-most of the time the lock is free. The busy handler remains for writers in other processes.
+writers queue instead of failing with "database is locked" halfway through.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import weakref
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -68,8 +63,6 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 _writing: ContextVar[bool] = ContextVar("continuum_db_writing", default=False)
-_turns_held: ContextVar[frozenset[int]] = ContextVar("continuum_db_writer_turns", default=frozenset())
-"""The databases whose in-process writer turn the current task (or the one that started it) holds."""
 
 
 def new_metadata() -> MetaData:
@@ -117,40 +110,11 @@ class Database:
         if is_sqlite(url):
             _prepare_sqlite(self.engine, url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._serialises_writers = is_sqlite(url)
-        self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
 
-    @contextlib.asynccontextmanager
-    async def session(self, *, writing: bool = True) -> AsyncIterator[AsyncSession]:
-        """A new session; `writing` takes SQLite's write lock at BEGIN (after this process's writers)."""
-        async with self._writer_turn(writing):
-            _writing.set(writing)
-            async with self.sessions() as session:
-                yield session
-
-    @contextlib.asynccontextmanager
-    async def _writer_turn(self, writing: bool) -> AsyncIterator[None]:
-        """Wait for this process's other writers; a writer nested in one that has its turn goes on.
-
-        A request may open a second writing session (its audit, its idempotency record) while its
-        own is open but has not written yet; that nesting shares the turn rather than waiting for
-        itself, and SQLite's own lock orders the two as before.
-        """
-        if not (writing and self._serialises_writers) or id(self) in _turns_held.get():
-            yield
-            return
-        loop = asyncio.get_running_loop()
-        lock = self._writer_locks.get(loop)
-        if lock is None:
-            lock = self._writer_locks[loop] = asyncio.Lock()
-        async with lock:
-            held = _turns_held.set(_turns_held.get() | {id(self)})
-            try:
-                yield
-            finally:
-                _turns_held.reset(held)
+    def session(self, *, writing: bool = True) -> AsyncSession:
+        """A new session; `writing` takes SQLite's write lock at BEGIN."""
+        _writing.set(writing)
+        return self.sessions()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

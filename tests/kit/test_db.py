@@ -1,44 +1,11 @@
-"""`services.kit.db`: how writers in one process take their turn, on each engine."""
+"""`services.kit.db`: sessions that write and read side by side, on each engine."""
 
 from __future__ import annotations
 
 import asyncio
 
-from services.kit.db import Database, is_sqlite
+from services.kit.db import Database
 from tests.kit.test_repository import T0, create, patient, repo
-
-
-async def test_a_second_writer_in_the_process_waits_for_the_first_on_sqlite_only(database: Database) -> None:
-    """On SQLite a writer's session opens only when the writer before it has closed; on PostgreSQL at once.
-
-    Two independent tasks, as two requests are. Waiting on the in-process lock is what lets the next
-    writer start the moment the first commits, rather than sleeping in SQLite's busy handler.
-    """
-    first_has_its_turn, release, second_entered = asyncio.Event(), asyncio.Event(), asyncio.Event()
-
-    async def first_writer() -> None:
-        async with database.session(writing=True) as session:
-            await repo(session).create(patient("First"), "p1", T0)
-            first_has_its_turn.set()
-            await release.wait()
-            await session.commit()
-
-    async def second_writer() -> None:
-        async with database.session(writing=True) as session:
-            second_entered.set()
-            await repo(session).create(patient("Second"), "p2", T0)
-            await session.commit()
-
-    first = asyncio.create_task(first_writer())
-    await first_has_its_turn.wait()
-    second = asyncio.create_task(second_writer())
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert second_entered.is_set() is not is_sqlite(database.url)
-    release.set()
-    async with asyncio.timeout(10):
-        await asyncio.gather(first, second)
-    assert second_entered.is_set()
 
 
 async def test_a_writer_nested_in_one_that_has_not_written_yet_goes_on(database: Database) -> None:
