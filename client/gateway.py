@@ -37,15 +37,20 @@ class ApiError(Exception):
 
     @property
     def summary(self) -> str:
-        """What happened, in a sentence a clinician can act on."""
+        """What happened to a referral decision, in a sentence a clinician can act on."""
+        return self.summary_about("referral", "The referral service could not accept this decision.")
+
+    def summary_about(self, thing: str, refused: str) -> str:
+        """What happened to a change of `thing` (a care plan, a transition case ...), in plain words;
+        `refused` is the sentence for a broken rule (422)."""
         return {
             400: "The request was not understood.",
             401: "Your sign-in has expired. Please sign in again.",
             403: "You are not allowed to do this for this team or person.",
             404: "This record could not be found.",
-            409: "This cannot be done in the referral's current state.",
-            412: "Someone else changed this referral while you were looking at it. Reload it and decide again.",
-            422: "The referral service could not accept this decision.",
+            409: f"This cannot be done in the {thing}'s current state.",
+            412: f"Someone else changed this {thing} while you were looking at it. Reload it and try again.",
+            422: refused,
         }.get(self.status, "The service could not be reached or failed. Please try again.")
 
 
@@ -103,10 +108,15 @@ class Gateway:
             response = await client.get(f"/fhir/{path}", params=params)
         return _answer(response)
 
-    async def operation(self, token: str, path: str, parameters: list[dict[str, Any]], version: str) -> dict[str, Any]:
-        """POST a Parameters resource to a named operation, with If-Match on the version last read."""
+    async def operation(
+        self, token: str, path: str, parameters: list[dict[str, Any]], version: str | None
+    ) -> dict[str, Any]:
+        """POST a Parameters resource to a named operation, with If-Match on the version last read
+        (`None` for an operation that changes no existing version, such as opening a case)."""
         body = {"resourceType": "Parameters", "parameter": parameters}
-        headers = {"Content-Type": FHIR_JSON, "If-Match": f'W/"{version}"'}
+        headers = {"Content-Type": FHIR_JSON}
+        if version is not None:
+            headers["If-Match"] = f'W/"{version}"'
         async with self._client(token) as client:
             response = await client.post(f"/fhir/{path}", content=json.dumps(body), headers=headers)
         return _answer(response)

@@ -25,7 +25,9 @@ def page(title: str, body: str, *, signed_in_as: str | None = None, csrf: str | 
         nav = (
             '<nav class="app-nav" aria-label="Main">'
             '<ul><li><a href="/inbox">Team inbox</a></li>'
-            '<li><a href="/ptl">Patient tracking list</a></li></ul>'
+            '<li><a href="/ptl">Patient tracking list</a></li>'
+            '<li><a href="/caseload">Caseload</a></li>'
+            '<li><a href="/transitions">Transitions</a></li></ul>'
             f'<p class="app-user">Signed in as {e(signed_in_as)}</p>'
             '<form method="post" action="/sign-out">'
             f'<input type="hidden" name="csrf" value="{e(csrf)}">'
@@ -46,7 +48,18 @@ def page(title: str, body: str, *, signed_in_as: str | None = None, csrf: str | 
     )
 
 
-def error_summary(error: ApiError, field_ids: dict[str, str], labels: dict[str, str]) -> str:
+ELEMENTS = {
+    "Task.businessStatus": "Phase",
+    "If-Match": "Version",
+    "Authorization": "Your access",
+    "CarePlan.status": "State of the plan",
+}
+"""Elements an OperationOutcome may name that are not form fields, in words."""
+
+
+def error_summary(
+    error: ApiError, field_ids: dict[str, str], labels: dict[str, str], summary: str | None = None
+) -> str:
     """The API's refusal in plain words, each problem linked to the field it names."""
     items = []
     for problem in error.problems:
@@ -54,12 +67,14 @@ def error_summary(error: ApiError, field_ids: dict[str, str], labels: dict[str, 
         if problem.parameter and problem.parameter in field_ids:
             label = labels.get(problem.parameter, problem.parameter)
             where = f' <a href="#{e(field_ids[problem.parameter])}">{e(label)}</a>:'
+        elif problem.element in ELEMENTS:
+            where = f" <strong>{e(ELEMENTS[problem.element or ''])}</strong>:"
         elif problem.element:
             where = f' <span class="app-element">{e(problem.element)}</span>:'
         items.append(f"<li>{where} {e(problem.text)}</li>")
     return (
         '<div class="error-summary" role="alert" tabindex="-1" aria-labelledby="error-summary-title">'
-        f'<h2 id="error-summary-title">There is a problem</h2><p>{e(error.summary)}</p>'
+        f'<h2 id="error-summary-title">There is a problem</h2><p>{e(summary or error.summary)}</p>'
         f'<ul class="error-list">{"".join(items)}</ul></div>'
     )
 
@@ -113,3 +128,11 @@ def textarea(name: str, field_id: str, value: str = "", required: bool = False) 
 def tag(text: str, kind: str = "") -> str:
     """A status tag (text, never colour alone)."""
     return f'<strong class="app-tag {e(kind)}">{e(text)}</strong>'
+
+
+def date_input(name: str, field_id: str, value: str = "", kind: str = "date") -> str:
+    """A date (or `datetime-local`) input."""
+    return (
+        f'<input class="app-input app-input--date" type="{e(kind)}" id="{e(field_id)}" name="{e(name)}" '
+        f'value="{e(value)}">'
+    )

@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, quote
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from client import dialog
+from client import transitions as steps
 from client import vocabulary as words
 from client.gateway import ApiError, Gateway, client_secret, parameter, parts
 from client.html import (
@@ -32,10 +34,19 @@ from client.html import (
     text_input,
     textarea,
 )
+from client.names import display, patient_names
 from client.sessions import COOKIE, Session, Sessions
 from client.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
+EPISODE_STATUS = {
+    "planned": "Planned",
+    "waitlist": "Waiting list",
+    "active": "Active",
+    "onhold": "On hold",
+    "finished": "Finished",
+    "cancelled": "Cancelled",
+}
 EXT = "https://continuum.example.org/fhir/StructureDefinition"
 
 # Form fields of each decision, by the Parameters name the API uses, with the label shown.
@@ -197,6 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             *(_waiting(gateway, session.token, _ref(t.get("focus"))) for t in tasks), return_exceptions=False
         )
         escalated = await _escalated(gateway, session.token)
+        people = await patient_names(gateway, session.token, [_ref(t.get("for")) for t in tasks])
         rows = []
         for task, clock in zip(tasks, clocks, strict=True):
             referral = referrals.get(_ref(task.get("focus")), {})
@@ -210,13 +222,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reason = _reasons(referral)
             rows.append(
                 "<tr>"
-                f'<td><a href="/referrals/{e(task["id"])}">{e(_ref(task.get("for")))}</a></td>'
+                f'<td><a href="/referrals/{e(task["id"])}">{e(display(task.get("for"), people))}</a></td>'
                 f"<td>{e(reason)}</td>"
                 f"<td>{_urgency(priority)}</td>"
                 f"<td>{e(days)} {breach}</td>"
                 f"<td>{esc_html}</td>"
                 f"<td>{e(words.STATES.get(_state(task), _state(task)))}</td>"
-                f"<td>{e(_ref(task.get('requester')))}</td>"
+                f"<td>{e(display(task.get('requester'), people))}</td>"
                 "</tr>"
             )
         table = (
@@ -249,6 +261,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except ApiError as failure:
             return api_failure(session, "Referral", failure)
         form = form or {}
+        people = await patient_names(gateway, session.token, [_ref(task.get("for"))])
         version = task.get("meta", {}).get("versionId", "")
         hidden = (
             f'<input type="hidden" name="csrf" value="{e(session.csrf)}">'
@@ -262,9 +275,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         priority = referral.get("priority", "routine")
         details = (
             '<dl class="app-summary">'
-            f"<dt>Person</dt><dd>{e(_ref(task.get('for')))}</dd>"
+            f"<dt>Person</dt><dd>{e(display(task.get('for'), people))}</dd>"
             f"<dt>Reason for referral</dt><dd>{e(_reasons(referral))}</dd>"
-            f"<dt>Referred by</dt><dd>{e(_ref(task.get('requester')))}</dd>"
+            f"<dt>Referred by</dt><dd>{e(display(task.get('requester'), people))}</dd>"
             f"<dt>Urgency</dt><dd>{e(words.PRIORITIES.get(priority, priority))}</dd>"
             f"<dt>State</dt><dd>{e(words.STATES.get(_state(task), _state(task)))} (version {e(version)})</dd>"
             f"<dt>Waiting</dt><dd>{e(_clock_text(clock))}</dd></dl>"
@@ -420,13 +433,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             answer = await gateway.get(session.token, "ServiceRequest/$ptl", query)
         except ApiError as error:
             return api_failure(session, "Patient tracking list", error)
+        found = [parts(p) for p in answer.get("parameter", []) if p.get("name") == "row"]
+        people = await patient_names(gateway, session.token, [_ref(r.get("patient")) for r in found])
         rows = []
-        for row in (p for p in answer.get("parameter", []) if p.get("name") == "row"):
-            r = parts(row)
+        for r in found:
             breach = bool(r.get("breach"))
             rows.append(
                 f'<tr class="{"app-row--breach" if breach else ""}">'
-                f"<td>{e(_ref(r.get('patient')))}</td><td>{e(r.get('daysWaiting'))}</td>"
+                f"<td>{e(display(r.get('patient'), people))}</td><td>{e(r.get('daysWaiting'))}</td>"
                 f"<td>{tag('Breach', 'app-tag--red') if breach else 'No'}</td>"
                 f"<td>{e(words.SUPPORT.get(r.get('interimSupport', ''), r.get('interimSupport')))}</td>"
                 f"<td>{'Yes' if r.get('escalated') else 'No'}</td><td>{e(r.get('ageBand', ''))}</td>"
@@ -445,7 +459,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 select(
                     "borough",
                     "ptl-borough",
-                    [(b, b.title()) for b in ("barnet", "camden", "enfield", "haringey", "islington")],
+                    words.BOROUGHS,
                     query.get("borough", ""),
                     "Any",
                 ),
@@ -471,6 +485,483 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f'<th scope="col">High risk</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
         )
         return titled(session, f"Patient tracking list: {words.team_name(query['service'])}", filters + table)
+
+    # ------------------------------------------------------------------ caseload and DIALOG+ sessions
+
+    def expired() -> HTMLResponse:
+        return html(page("Sign in again", "<p>This form has expired. Please go back and try again.</p>"), 403)
+
+    def hidden_fields(session: Session, version: str, **extra: str) -> str:
+        more = "".join(f'<input type="hidden" name="{e(k)}" value="{e(v)}">' for k, v in extra.items())
+        return (
+            f'<input type="hidden" name="csrf" value="{e(session.csrf)}">'
+            f'<input type="hidden" name="version" value="{e(version)}">{more}'
+        )
+
+    @app.get("/caseload", include_in_schema=False)
+    async def caseload(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in("/caseload")
+        try:
+            bundle = await gateway.get(
+                session.token, "EpisodeOfCare", {"team": f"HealthcareService/{session.team}", "_count": "100"}
+            )
+        except ApiError as error:
+            return api_failure(session, "Caseload", error)
+        episodes = [
+            x["resource"]
+            for x in bundle.get("entry", [])
+            if x.get("resource", {}).get("resourceType") == "EpisodeOfCare"
+        ]
+        people = await patient_names(gateway, session.token, [_ref(x.get("patient")) for x in episodes])
+        rows = "".join(
+            f"<tr><td>{e(display(x.get('patient'), people))}</td>"
+            f"<td>{e(EPISODE_STATUS.get(x.get('status', ''), x.get('status', '')))}</td>"
+            f"<td>{e(dialog.short_date(x.get('period', {}).get('start')))}</td>"
+            f'<td><a href="/episodes/{e(x["id"])}/dialog">DIALOG+ session</a> · '
+            f'<a href="/episodes/{e(x["id"])}/plan">Care plan and scores</a></td></tr>'
+            for x in episodes
+        )
+        table = (
+            f'<table class="app-table"><caption>People on the caseload of {e(session.team_name)}</caption>'
+            '<thead><tr><th scope="col">Person</th><th scope="col">Episode</th><th scope="col">Since</th>'
+            f'<th scope="col">DIALOG+</th></tr></thead><tbody>{rows}</tbody></table>'
+            if rows
+            else "<p>Nobody is on this team's caseload.</p>"
+        )
+        return titled(session, f"Caseload: {session.team_name}", table)
+
+    async def episode_and_plan(session: Session, episode_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The episode, and its open DIALOG+ plan (draft or active) if it has one."""
+        episode, bundle = await asyncio.gather(
+            gateway.get(session.token, f"EpisodeOfCare/{episode_id}"),
+            gateway.get(
+                session.token,
+                "CarePlan",
+                {"category": dialog.DIALOG_PLUS, "episode": f"EpisodeOfCare/{episode_id}", "_count": "50"},
+            ),
+        )
+        plans = [
+            x["resource"]
+            for x in bundle.get("entry", [])
+            if x.get("resource", {}).get("resourceType") == "CarePlan"
+            and x["resource"].get("status") in ("draft", "active")
+        ]
+        return episode, (plans[0] if plans else None)
+
+    async def session_page(
+        session: Session,
+        episode_id: str,
+        error: ApiError | None = None,
+        form: dict[str, str] | None = None,
+        fields: dict[str, tuple[str, str]] | None = None,
+    ) -> HTMLResponse:
+        try:
+            (episode, plan), questionnaire = await asyncio.gather(
+                episode_and_plan(session, episode_id), gateway.get(session.token, "Questionnaire/dialog")
+            )
+        except ApiError as failure:
+            return api_failure(session, "DIALOG+ session", failure)
+        scale = dialog.scale_of(questionnaire)
+        patient = _ref(episode.get("patient"))
+        people = await patient_names(gateway, session.token, [patient])
+        name = display(patient, people)
+        version = str(plan.get("meta", {}).get("versionId", "")) if plan else ""
+        summary = (
+            dialog.refusal(
+                error,
+                error.summary_about("care plan", "The care plans service could not record this session."),
+                fields or {},
+            )
+            if error is not None
+            else ""
+        )
+        intro = (
+            f'<p>DIALOG+ with {e(name)}. The session revises their care plan (<a href="/episodes/{e(episode_id)}/plan">'
+            "see the plan and their scores</a>).</p>"
+            if plan
+            else f"<p>DIALOG+ with {e(name)}. This first session starts their care plan.</p>"
+        )
+        body = (
+            summary
+            + intro
+            + dialog.session_form(
+                scale, f"/episodes/{episode_id}/dialog", hidden_fields(session, version), plan, form or {}, people
+            )
+        )
+        status = _shown_status(error)
+        return titled(session, f"DIALOG+ session: {name}", body, status)
+
+    @app.get("/episodes/{episode_id}/dialog", include_in_schema=False)
+    async def dialog_form(request: Request, episode_id: str) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in(f"/episodes/{episode_id}/dialog")
+        return await session_page(session, episode_id)
+
+    @app.post("/episodes/{episode_id}/dialog", include_in_schema=False)
+    async def dialog_session(request: Request, episode_id: str) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in(f"/episodes/{episode_id}/dialog")
+        form = await form_of(request)
+        if form.get("csrf") != session.csrf:
+            return expired()
+        try:
+            (episode, plan), questionnaire = await asyncio.gather(
+                episode_and_plan(session, episode_id), gateway.get(session.token, "Questionnaire/dialog")
+            )
+        except ApiError as failure:
+            return api_failure(session, "DIALOG+ session", failure)
+        built = dialog.session_parameters(
+            dialog.scale_of(questionnaire),
+            form,
+            episode=f"EpisodeOfCare/{episode_id}",
+            patient=_ref(episode.get("patient")),
+            referral=_ref((episode.get("referralRequest") or [None])[0]),
+            clinician=f"PractitionerRole/{session.role}",
+            open_ids=[str(a["id"]) for a in dialog.open_actions(plan)],
+            now=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        try:
+            await gateway.operation(
+                session.token, "CarePlan/$dialog-plus-session", built.parameters, form.get("version") or None
+            )
+        except ApiError as error:
+            if error.status == 401:
+                return to_sign_in(f"/episodes/{episode_id}/dialog")
+            return await session_page(session, episode_id, error, form, built.fields)
+        done = "DIALOG+ session recorded; the care plan is up to date."
+        return RedirectResponse(f"/episodes/{episode_id}/plan?done={quote(done)}", status_code=303)
+
+    async def plan_page(
+        session: Session,
+        episode_id: str,
+        error: ApiError | None = None,
+        form: dict[str, str] | None = None,
+        done: str = "",
+    ) -> HTMLResponse:
+        try:
+            (episode, plan), questionnaire = await asyncio.gather(
+                episode_and_plan(session, episode_id), gateway.get(session.token, "Questionnaire/dialog")
+            )
+        except ApiError as failure:
+            return api_failure(session, "Care plan", failure)
+        scale = dialog.scale_of(questionnaire)
+        patient = _ref(episode.get("patient"))
+        people = await patient_names(gateway, session.token, [patient])
+        name = display(patient, people)
+        try:
+            trend = await gateway.get(session.token, "Observation/$dialog-trend", {"subject": patient})
+            scores = f"<p>{e(dialog.score_words(trend))}</p>" + dialog.charts(dialog.trend_of(trend), scale)
+        except ApiError as failure:
+            scores = f'<p class="app-hint">The scores could not be read: {e(failure.summary_about("score", ""))}</p>'
+        summary = ""
+        if error is not None:
+            summary = error_summary(
+                error,
+                {"agreement": "activate-method", "capacityAssessment": "activate-method"},
+                {"agreement": "How the person agreed with the plan", "capacityAssessment": "Capacity assessment"},
+                error.summary_about("care plan", "The plan cannot be made active yet."),
+            )
+        start = (
+            f'<p><a class="app-button app-button--link" href="/episodes/{e(episode_id)}/dialog">'
+            "Start a DIALOG+ session</a></p>"
+        )
+        head, content = "", "<p>There is no DIALOG+ care plan for this episode yet.</p>"
+        if plan is not None:
+            head, content = dialog.plan_summary(plan, people, {i.link_id: i.text for i in scale.items()})
+            if plan.get("status") == "draft":
+                version = str(plan.get("meta", {}).get("versionId", ""))
+                content += dialog.activation_form(
+                    f"/episodes/{episode_id}/plan/activate",
+                    hidden_fields(session, version, plan=str(plan.get("id", ""))),
+                    form or {},
+                )
+        body = (
+            (notice(done) if done else "")
+            + summary
+            + start
+            + head
+            + '<section aria-labelledby="scores-h"><h2 id="scores-h">Scores over time</h2>'
+            + scores
+            + "</section>"
+            + content
+        )
+        status = _shown_status(error)
+        return titled(session, f"Care plan: {name}", body, status)
+
+    @app.get("/episodes/{episode_id}/plan", include_in_schema=False)
+    async def care_plan(request: Request, episode_id: str) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in(f"/episodes/{episode_id}/plan")
+        return await plan_page(session, episode_id, done=request.query_params.get("done", ""))
+
+    @app.post("/episodes/{episode_id}/plan/activate", include_in_schema=False)
+    async def activate_plan(request: Request, episode_id: str) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in(f"/episodes/{episode_id}/plan")
+        form = await form_of(request)
+        if form.get("csrf") != session.csrf:
+            return expired()
+        parameters: list[dict[str, Any]] = []
+        if form.get("method"):
+            when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            agreement = [{"name": "when", "valueDateTime": when}, {"name": "method", "valueCode": form["method"]}]
+            parameters.append({"name": "agreement", "part": agreement})
+        try:
+            await gateway.operation(
+                session.token, f"CarePlan/{form.get('plan', '')}/$activate", parameters, form.get("version", "")
+            )
+        except ApiError as error:
+            if error.status == 401:
+                return to_sign_in(f"/episodes/{episode_id}/plan")
+            return await plan_page(session, episode_id, error, form)
+        done = "The care plan is active."
+        return RedirectResponse(f"/episodes/{episode_id}/plan?done={quote(done)}", status_code=303)
+
+    # ------------------------------------------------------------------ transitions
+
+    async def transitions_page(session: Session, error: ApiError | None = None, done: str = "") -> HTMLResponse:
+        scope = words.worklist_scope(session.team)
+        try:
+            worklist = await gateway.get(session.token, "Task/$transition-worklist", {**scope, "_count": "100"})
+        except ApiError as failure:
+            return api_failure(session, "Transitions", failure)
+        rows = [parts(p) for p in worklist.get("parameter", []) if p.get("name") == "row"]
+        # A clinician searches cases by their own team (owner): the sending CYPMHS team until support
+        # is agreed, the borough's Transitions team after it.
+        owner = f"HealthcareService/{session.team}"
+        cases_problem = ""
+        try:
+            owned = await gateway.get(
+                session.token, "Task", {"code": "transition-case", "owner": owner, "_count": "100"}
+            )
+        except ApiError as failure:
+            owned, cases_problem = {}, failure.summary_about("transition case", "")
+        cases = {
+            str(x["resource"]["id"]): x["resource"]
+            for x in owned.get("entry", [])
+            if x.get("resource", {}).get("resourceType") == "Task"
+        }
+        people = await patient_names(
+            gateway,
+            session.token,
+            [_ref(r.get("patient")) for r in rows] + [_ref(c.get("for")) for c in cases.values()],
+        )
+        summary = (
+            error_summary(
+                error,
+                {},
+                {},
+                error.summary_about("transition case", "The transitions service could not open this case."),
+            )
+            if error is not None
+            else ""
+        )
+        lines = []
+        for r in rows:
+            case = _ref(r.get("case"))
+            if case:
+                act = f'<a href="/transitions/cases/{e(case.removeprefix("Task/"))}">Go to the case</a>'
+            else:
+                act = (
+                    '<form method="post" action="/transitions/open" class="app-inline-form">'
+                    + hidden_fields(session, "", patient=_ref(r.get("patient")), episode=_ref(r.get("episode")))
+                    + '<button class="app-button app-button--secondary" type="submit">Open a transition case'
+                    f'<span class="app-visually-hidden"> for {e(display(r.get("patient"), people))}</span>'
+                    "</button></form>"
+                )
+            late = tag("Past the 17½ deadline", "app-tag--red") if r.get("pastDeadline") else ""
+            lines.append(
+                f'<tr class="{"app-row--breach" if r.get("pastDeadline") else ""}">'
+                f"<td>{e(display(r.get('patient'), people))}</td><td>{e(r.get('age', ''))}</td>"
+                f"<td>{e(dialog.short_date(r.get('phase1Deadline')))} {late}</td>"
+                f"<td>{e(r.get('daysToDeadline', ''))}</td>"
+                f"<td>{tag('High risk', 'app-tag--red') if r.get('highRisk') else 'No'}</td>"
+                f"<td>{e(display(r.get('service'), people))}</td><td>{act}</td></tr>"
+            )
+        table = (
+            '<table class="app-table"><caption>Young people due a pre-transition discussion, high risk first, '
+            "then the nearest 17½ deadline</caption><thead><tr>"
+            '<th scope="col">Young person</th><th scope="col">Age</th><th scope="col">17½ deadline</th>'
+            '<th scope="col">Days left</th><th scope="col">High risk</th><th scope="col">CYPMHS team</th>'
+            f'<th scope="col">Case</th></tr></thead><tbody>{"".join(lines)}</tbody></table>'
+            if lines
+            else "<p>Nobody is due a pre-transition discussion.</p>"
+        )
+        case_lines = "".join(
+            f'<tr><td><a href="/transitions/cases/{e(c["id"])}">{e(display(c.get("for"), people))}</a></td>'
+            f"<td>{e(steps.phase_text(steps.phase_of(c)))}</td><td>{e(display(c.get('owner'), people))}</td>"
+            f"<td>{e(dialog.short_date(c.get('lastModified')))}</td></tr>"
+            for c in sorted(cases.values(), key=lambda c: str(c.get("lastModified", "")), reverse=True)
+        )
+        case_table = (
+            '<table class="app-table"><caption>Transition cases your team holds</caption>'
+            '<thead><tr><th scope="col">Young person</th><th scope="col">Phase</th><th scope="col">Team now</th>'
+            f'<th scope="col">Last change</th></tr></thead><tbody>{case_lines}</tbody></table>'
+            if case_lines
+            else f"<p>{e(cases_problem or 'Your team holds no transition cases.')}</p>"
+        )
+        body = (
+            (notice(done) if done else "")
+            + summary
+            + '<section aria-labelledby="worklist-h"><h2 id="worklist-h">Worklist</h2>'
+            + table
+            + '</section><section aria-labelledby="cases-h"><h2 id="cases-h">Cases</h2>'
+            + case_table
+            + "</section>"
+        )
+        status = _shown_status(error)
+        return titled(session, "Transitions to adult services", body, status)
+
+    @app.get("/transitions", include_in_schema=False)
+    async def transitions(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in("/transitions")
+        return await transitions_page(session, done=request.query_params.get("done", ""))
+
+    @app.post("/transitions/open", include_in_schema=False)
+    async def open_case(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in("/transitions")
+        form = await form_of(request)
+        if form.get("csrf") != session.csrf:
+            return expired()
+        parameters: list[dict[str, Any]] = [
+            {"name": "patient", "valueReference": {"reference": form.get("patient", "")}},
+            {"name": "referringWorker", "valueReference": {"reference": f"PractitionerRole/{session.role}"}},
+        ]
+        if form.get("episode"):
+            parameters.append({"name": "episode", "valueReference": {"reference": form["episode"]}})
+        try:
+            case = await gateway.operation(session.token, "Task/$open-transition", parameters, None)
+        except ApiError as error:
+            if error.status == 401:
+                return to_sign_in("/transitions")
+            return await transitions_page(session, error)
+        done = "Transition case opened at phase 1."
+        return RedirectResponse(f"/transitions/cases/{quote(str(case['id']))}?done={quote(done)}", status_code=303)
+
+    async def case_page(
+        session: Session,
+        case_id: str,
+        error: ApiError | None = None,
+        failed: str = "",
+        form: dict[str, str] | None = None,
+        done: str = "",
+    ) -> HTMLResponse:
+        try:
+            task = await gateway.get(session.token, f"Task/{case_id}")
+        except ApiError as failure:
+            return api_failure(session, "Transition case", failure)
+        try:
+            status = await gateway.get(session.token, f"Task/{case_id}/$transition-status")
+        except ApiError:
+            status = {}
+        patient = _ref(task.get("for"))
+        people = await patient_names(gateway, session.token, [patient])
+        who = steps.Who(
+            patient, display(patient, people), _ref(task.get("requester")), f"PractitionerRole/{session.role}"
+        )
+        phase = steps.phase_of(task)
+        version = str(task.get("meta", {}).get("versionId", ""))
+
+        def said(name: str) -> str:
+            value = parameter(status, name)
+            if value is None:
+                return "Not yet"
+            if isinstance(value, bool):
+                return "Yes" if value else "No"
+            if isinstance(value, dict):
+                return str(value.get("display") or value.get("code") or display(value, people))
+            return dialog.short_date(value) if len(str(value)) >= 10 and str(value)[4] == "-" else str(value)
+
+        details = (
+            '<dl class="app-summary">'
+            f"<dt>Young person</dt><dd>{e(display(patient, people))} (age {e(said('ageToday'))})</dd>"
+            f"<dt>Phase</dt><dd>{e(steps.phase_text(phase))}</dd>"
+            f"<dt>Referring worker</dt><dd>{e(display(task.get('requester'), people))}</dd>"
+            f"<dt>Team now</dt><dd>{e(display(task.get('owner'), people))}</dd>"
+            f"<dt>17½ deadline</dt><dd>{e(said('phase1Deadline'))}</dd>"
+            f"<dt>Discussion</dt><dd>{e(said('discussionDate'))}"
+            f"{' ' + tag('Late', 'app-tag--red') if parameter(status, 'lateInitiation') else ''}</dd>"
+            f"<dt>18th birthday</dt><dd>{e(said('eighteenthBirthday'))}</dd>"
+            f"<dt>Planned action date</dt><dd>{e(said('plannedActionDate'))}"
+            f"{' ' + tag('Overdue', 'app-tag--red') if parameter(status, 'overdue') else ''}</dd>"
+            f"<dt>High risk</dt><dd>{e(said('highRisk'))}</dd>"
+            f"<dt>Transition plan</dt><dd>{e(said('planStatus'))}</dd>"
+            f"<dt>Open escalations</dt><dd>{e(said('openEscalations'))}</dd>"
+            f"<dt>Version</dt><dd>{e(version)}</dd></dl>"
+        )
+        summary = ""
+        if error is not None:
+            step = steps.STEP_BY_OP.get(failed)
+            ids, labels = steps.field_ids(step) if step else ({}, {})
+            summary = error_summary(
+                error,
+                ids,
+                labels,
+                error.summary_about("transition case", "The transitions service could not record this step."),
+            )
+        forms = "".join(
+            steps.step_form(
+                case_id, step, hidden_fields(session, version), who, form or {} if step.op == failed else {}
+            )
+            for step in steps.STEPS.get(phase, ())
+        )
+        body = (
+            (notice(done) if done else "")
+            + summary
+            + details
+            + steps.progress(phase)
+            + forms
+            + '<section aria-labelledby="recorded-h"><h2 id="recorded-h">What the steps recorded</h2>'
+            + steps.output_rows(task, people)
+            + "</section>"
+        )
+        answer = _shown_status(error)
+        return titled(session, f"Transition case: {display(patient, people)}", body, answer)
+
+    @app.get("/transitions/cases/{case_id}", include_in_schema=False)
+    async def transition_case(request: Request, case_id: str) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in(f"/transitions/cases/{case_id}")
+        return await case_page(session, case_id, done=request.query_params.get("done", ""))
+
+    @app.post("/transitions/cases/{case_id}/{op}", include_in_schema=False)
+    async def transition_step(request: Request, case_id: str, op: str) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in(f"/transitions/cases/{case_id}")
+        form = await form_of(request)
+        if form.get("csrf") != session.csrf:
+            return expired()
+        step = steps.STEP_BY_OP.get(op)
+        if step is None:
+            return html(page("Not found", "<p>There is no such step.</p>"), 404)
+        try:
+            task = await gateway.get(session.token, f"Task/{case_id}")
+        except ApiError as failure:
+            return api_failure(session, "Transition case", failure)
+        patient = _ref(task.get("for"))
+        who = steps.Who(patient, patient, _ref(task.get("requester")), f"PractitionerRole/{session.role}")
+        try:
+            await gateway.operation(
+                session.token, f"Task/{case_id}/${op}", steps.step_parameters(step, form, who), form.get("version", "")
+            )
+        except ApiError as error:
+            if error.status == 401:
+                return to_sign_in(f"/transitions/cases/{case_id}")
+            return await case_page(session, case_id, error, op, form)
+        done = f"Recorded: {step.title.lower()}."
+        return RedirectResponse(f"/transitions/cases/{quote(case_id)}?done={quote(done)}", status_code=303)
 
     def api_failure(session: Session, title: str, error: ApiError) -> HTMLResponse:
         items = "".join(f"<li>{e(p.text)}{' (' + e(p.element) + ')' if p.element else ''}</li>" for p in error.problems)
@@ -599,3 +1090,10 @@ def _clock_text(clock: dict[str, Any]) -> str:
     if clock.get("clockStart"):
         text += f"; clock started {str(clock['clockStart'])[:10]}"
     return text
+
+
+def _shown_status(error: ApiError | None) -> int:
+    """The status of a page shown again after a refusal: the gateway's 4xx, 502 for its failures."""
+    if error is None:
+        return 200
+    return error.status if 400 <= error.status < 500 else 502

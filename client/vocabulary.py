@@ -82,3 +82,21 @@ def team_name(team_id: str) -> str:
 def _role_label(role: Role) -> str:
     kind = "team lead" if "escalation-lead" in role.codes else "clinician"
     return f"{role.practitioner_name} ({kind}, {role.id})"
+
+
+BOROUGHS: tuple[tuple[str, str], ...] = tuple(
+    (b, b.title()) for b in ("barnet", "camden", "enfield", "haringey", "islington")
+)
+
+
+def worklist_scope(team_id: str) -> dict[str, str]:
+    """Whose transitions worklist a team sees: a CYPMHS team its own young people, a Transitions
+    team its borough's (the gateway lets a clinician read only their own team's worklist)."""
+    team = directory().teams.get(team_id)
+    if team is None:
+        return {}
+    if team.type == ServiceType.CYPMHS:
+        return {"service": team.id}
+    if team.type == ServiceType.TRANSITIONS and team.borough is not None:
+        return {"borough": str(team.borough)}
+    return {}

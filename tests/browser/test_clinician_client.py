@@ -73,7 +73,9 @@ def test_inbox_shows_the_referral_with_its_clock_and_urgency(
     dom = browser.dom(url)
     assert "Team inbox: Barnet Psychosis and Rehabilitation Team" in dom
     assert f'href="/referrals/{referral_to_accept.task_id}"' in dom
-    assert f"Patient/{referral_to_accept.patient_id}" in dom
+    assert "Ada Okafor" in dom, "the person is named (from the gateway's Patient record)"
+    assert f"Patient/{referral_to_accept.patient_id}" not in dom
+    assert "Ben Patel, Barnet Core Community Mental Health Team North" in dom, "the referrer is named"
     assert "Persistent psychotic symptoms despite core team support" in dom
     assert re.search(r"0 of \d+ days", dom), "the waiting clock ($waiting-time) is shown"
     assert "Urgent" in dom
@@ -176,5 +178,6 @@ def test_patient_tracking_list(
     url = sign_in_then(workdir, client_app, PSYCHOSIS_WORKER, "/ptl")
     dom = browser.dom(url)
     assert "Patient tracking list: Barnet Psychosis and Rehabilitation Team" in dom
-    assert f"Patient/{referral_to_accept.patient_id}" in dom
+    assert "Ada Okafor" in dom
+    assert f"Patient/{referral_to_accept.patient_id}" not in dom
     browser.screenshot(url, "06-patient-tracking-list.png")
