@@ -1,12 +1,12 @@
-"""`python -m bench` (what `make bench` runs): create, read, scale and memory, each against its baseline.
+"""`python -m bench` (what `make bench` runs): create, read, scale, measures and memory, each against its baseline.
 
 Options (or environment):
-  --only create,read,scale   run some of the benchmarks (BENCH_ONLY)
-  --million                  also 1,000,000 referrals in the scale benchmark (BENCH_MILLION=1)
+  --only create,read,scale,measures   run some of the benchmarks (BENCH_ONLY)
+  --million                  also 1,000,000 referrals in the scale and measures benchmarks (BENCH_MILLION=1)
   --duration SECONDS         measured seconds per load, after a 2 s warm-up (BENCH_DURATION, default 10)
   --connections N            concurrent connections for create and read (BENCH_CONNECTIONS, default 32)
-BENCH_LOADGEN=httpx uses the httpx driver even where wrk is installed. The scale benchmark needs
-BENCH_POSTGRES_URL or CONTINUUM_TEST_POSTGRES_URL and is skipped, saying so, without it.
+BENCH_LOADGEN=httpx uses the httpx driver even where wrk is installed. The scale and measures
+benchmarks need BENCH_POSTGRES_URL or CONTINUUM_TEST_POSTGRES_URL and are skipped, saying so, without it.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import sys
 import time
 from typing import Any
 
-from bench import create, load, read, scale
+from bench import create, load, measures, read, scale
 from bench.processes import Processes
 from bench.report import machine, say, table, write
 from bench.stack import running
 
-BENCHMARKS = ("create", "read", "scale")
+BENCHMARKS = ("create", "read", "scale", "measures")
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
@@ -77,6 +77,9 @@ def main(argv: list[str]) -> int:
                 say()
     if "scale" in arguments.only:
         summary["scale"] = scale.run(arguments.duration, arguments.million, memory)
+        say()
+    if "measures" in arguments.only:
+        summary["measures"] = measures.run(arguments.million)
         say()
     if memory:
         names = sorted({name for phase in memory.values() for name in phase})

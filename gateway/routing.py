@@ -14,7 +14,9 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "Encounter": ("referrals",),
     "EpisodeOfCare": ("referrals",),
     "Communication": ("referrals",),
-    "Measure": ("referrals",),
+    # Each service publishes and evaluates its own KPIs: a search merges them, and
+    # `Measure/{id}/$evaluate-measure` goes to the service that answers for that id.
+    "Measure": ("referrals", "careplans", "transitions"),
     "Task": ("referrals", "transitions"),
     "Questionnaire": ("careplans",),
     "QuestionnaireResponse": ("careplans", "transitions"),

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from reference.partnership import directory
-from services.careplans.api import metadata, routes
+from services.careplans.api import measures, metadata, routes
 from services.careplans.persistence import tables
 from services.careplans.service.context import Context
 from services.careplans.service.definitions import publish_questionnaire
@@ -70,4 +70,5 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(metadata.router)
     app.include_router(routes.operations)
     app.include_router(routes.router)
+    app.include_router(measures.router)
     return app

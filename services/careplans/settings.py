@@ -18,3 +18,7 @@ class Settings(ServiceSettings):
     # not DIALOG-authored; confirm them with clinical leads.
     sqol_minimum_items: int = Field(default=6, ge=1, le=8)
     treatment_minimum_items: int = Field(default=2, ge=1, le=3)
+    report_small_cell_threshold: int = Field(default=5, ge=0)
+    """Strata of a MeasureReport with fewer than this are suppressed (FR-82); 0 turns it off."""
+    report_lookback_days: int = Field(default=365, ge=1)
+    """The window, ending at the period end, that defines service users and DIALOG+ use (FR-83)."""

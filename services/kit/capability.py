@@ -19,8 +19,12 @@ def capability_statement(
     updates: frozenset[str] = frozenset(),
     conditional_creates: frozenset[str] = frozenset(),
     operations: Mapping[str, Iterable[str]] | None = None,
+    measures: bool = False,
 ) -> dict[str, Any]:
-    """The CapabilityStatement: every type, interaction, search parameter and operation declared."""
+    """The CapabilityStatement: every type, interaction, search parameter and operation declared.
+
+    `measures`: the service publishes its KPIs as read-only `Measure`s with `$evaluate-measure`.
+    """
     operations = operations or {}
     resources = []
     for spec in specs:
@@ -45,6 +49,8 @@ def capability_statement(
                 ],
             }
         )
+    if measures:
+        resources.append(MEASURE)
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -56,3 +62,20 @@ def capability_statement(
         "format": ["application/fhir+json", "json"],
         "rest": [{"mode": "server", "resource": resources}],
     }
+
+
+MEASURE: dict[str, Any] = {
+    "type": "Measure",
+    "interaction": [{"code": "read"}, {"code": "search-type"}],
+    "versioning": "no-version",
+    "readHistory": False,
+    "updateCreate": False,
+    "conditionalCreate": False,
+    "searchParam": [{"name": "_id", "type": "token"}],
+    "searchInclude": [],
+    "searchRevInclude": [],
+    "operation": [
+        {"name": "evaluate-measure", "definition": f"{CANONICAL}/OperationDefinition/Measure-evaluate-measure"}
+    ],
+}
+"""A service's KPIs: generated, read-only Measures (services/kit/measures_api.py)."""

@@ -15,7 +15,7 @@ from services.kit.auth import service_token_source
 from services.kit.clock import Clock, SystemClock
 from services.kit.db import Database
 from services.kit.outbox import dispatcher_for
-from services.transitions.api import metadata, routes
+from services.transitions.api import measures, metadata, routes
 from services.transitions.clients.gateway import GatewayClient
 from services.transitions.persistence import tables
 from services.transitions.settings import Settings
@@ -63,4 +63,5 @@ def create_app(
     app.include_router(routes.operations)
     app.include_router(routes.router)
     app.include_router(routes.internal)
+    app.include_router(measures.router)
     return app

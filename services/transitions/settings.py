@@ -25,6 +25,9 @@ class Settings(ServiceSettings):
     phase1_deadline_months: int = Field(default=17 * 12 + 6, description="Phase 1 is due before this age (17½)")
     adult_years: int = Field(default=18, description="CYP is 0 to this age less a day (FR-65)")
     young_adult_to_years: int = Field(default=25, description="The young-adult band ends at this age (P-10)")
+    report_small_cell_threshold: int = Field(
+        default=5, ge=0, description="Strata of a MeasureReport with fewer than this are suppressed (FR-82); 0: off"
+    )
 
     @property
     def thresholds(self) -> Thresholds:

@@ -31,6 +31,7 @@ def capability_statement() -> dict[str, Any]:
         creates=frozenset({"QuestionnaireResponse", "CarePlan"}),
         updates=frozenset({"CarePlan"}),
         operations=_OPERATIONS,
+        measures=True,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, String
+from sqlalchemy import Column, Index, String, Table
 
 from services.careplans.domain.codes import (
     CS_CATEGORY,
@@ -164,6 +164,19 @@ def goal_row(resource: dict[str, Any]) -> dict[str, Any]:
         "kind": coding_code(resource.get("category"), CS_GOAL_KIND),
     }
 
+
+# One row per DIALOG+ session (the session's record lives in its plan's `dialog-plus-session`
+# extensions): DIALOG+ use is counted in SQL from here (FR-83). Written by the service.
+dialog_plus_session = Table(
+    "dialog_plus_session",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("subject", String(80), nullable=False, index=True),
+    Column("plan", String(80), nullable=False, index=True),
+    Column("episode", String(80), nullable=True),
+    Column("clinician", String(80), nullable=True),
+    Column("held_at", UtcDateTime(), nullable=False, index=True),
+)
 
 history = history_table(metadata)
 outbox = outbox_table(metadata)

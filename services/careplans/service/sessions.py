@@ -9,6 +9,7 @@ from services.careplans.domain.codes import (
     CS_CATEGORY,
     EXT_EPISODE,
     EXT_REFERRAL,
+    EXT_SESSION,
     SNOMED,
     SNOMED_CARE_PLAN,
     SNOMED_PCSP,
@@ -278,6 +279,18 @@ async def dialog_plus_session(ctx: Context, params: Params, expected: int | None
     if status is PlanStatus.ACTIVE:
         check_activation(plan, await goal_facts(ctx, plan))
     stored = await store(ctx, plan, existing)
+    # The session's number in its plan makes its id: `CarePlan/{id}#{n}` (as the migration backfills).
+    held = sum(1 for e in plan.get("extension") or [] if e.get("url") == EXT_SESSION)
+    await ctx.session.execute(
+        tables.dialog_plus_session.insert().values(
+            id=f"{stored.id}#{held}",
+            subject=subject,
+            plan=f"CarePlan/{stored.id}",
+            episode=session.episode,
+            clinician=session.clinician,
+            held_at=parse_instant(session.date),
+        )
+    )
     if existing is None:
         # DIALOG+ is itself a therapeutic intervention (Q-DLG-02): the first session starts it.
         referral = ref(value_of(extension(plan, EXT_REFERRAL)))

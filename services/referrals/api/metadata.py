@@ -15,7 +15,7 @@ from services.referrals.domain.lifecycle import Verb
 router = APIRouter(prefix="/fhir")
 
 _OPERATIONS: dict[str, list[str]] = {
-    "ServiceRequest": ["ptl", "waiting-time", "validate"],
+    "ServiceRequest": ["ptl", "waiting-time", "mhsds-extract", "validate"],
     "Task": [*(v.value for v in Verb if v is not Verb.START), "raise-concern", "acknowledge", "validate"],
     "Encounter": ["validate"],
     "EpisodeOfCare": ["close", "validate"],
@@ -33,6 +33,7 @@ def capability_statement() -> dict[str, Any]:
         updates=frozenset({"Encounter"}),
         conditional_creates=frozenset({"ServiceRequest"}),
         operations=_OPERATIONS,
+        measures=True,
     )
 
 

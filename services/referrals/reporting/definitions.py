@@ -1,64 +1,38 @@
-"""The referrals KPIs as data (requirements section 10.1), and their FHIR `Measure` resources.
+"""The referrals KPIs as data (requirements section 10.1), for the kit's measure engine.
 
 Each `MeasureDef` is one KPI: what it counts, its target, the seed quote it comes from and how it
-is scored. `measure_resource` renders it as an R4 `Measure`; nothing here touches the database.
+is scored; `reporting/evaluate.py` builds the SQL cohort it counts. Nothing here touches the database.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from services.kit.reporting import Catalogue, MeasureDef
 
-CANONICAL = "https://continuum.example.org/fhir"
-SD = f"{CANONICAL}/StructureDefinition"
-EXT_TARGET = f"{SD}/measure-target"
-EXT_TARGET_VALUE = f"{SD}/measure-target-value"
-EXT_METRIC = f"{SD}/measure-catalogue-metric"
-SCORING = "http://terminology.hl7.org/CodeSystem/measure-scoring"
-IMPROVEMENT = "http://terminology.hl7.org/CodeSystem/measure-improvement-notation"
-POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"
+# Every dimension a referral measure can be broken down by (FR-82).
+DIMENSIONS = {
+    "borough": "Borough of the receiving team (reference/partnership.py); 'unknown' for partnership-wide teams",
+    "team": "Receiving team (Task.owner)",
+    "age-band": "Age band at the period end from the person's birth date (0-17, 18-25, 26-64, 65+, unknown)",
+    "ethnicity": (
+        "Broad ethnic group of the person's NHS ethnic category (white, mixed, asian, black, other; "
+        "'not-stated' when they declined, 'unknown' when not recorded)"
+    ),
+    "sex": "The person's administrative gender (female, male, other, unknown)",
+    "deprivation-quintile": "IMD quintile of where the person lives (1 most deprived to 5; 'unknown' if not recorded)",
+    "reason": "Decline reason (Task.statusReason code)",
+}
 
-Scoring = Literal["proportion", "continuous-variable", "cohort"]
-
-# The breakdowns every measure offers (FR-82); `borough-age-band` is the two-way crossing.
+# The breakdowns every measure offers; `borough-age-band` and `ethnicity-sex` are two-way crossings.
 STRATIFIERS: dict[str, tuple[str, ...]] = {
     "borough": ("borough",),
     "team": ("team",),
     "age-band": ("age-band",),
+    "ethnicity": ("ethnicity",),
+    "sex": ("sex",),
+    "deprivation-quintile": ("deprivation-quintile",),
     "borough-age-band": ("borough", "age-band"),
+    "ethnicity-sex": ("ethnicity", "sex"),
 }
-STRATIFIER_TEXT = {
-    "borough": "Borough of the receiving team (reference/partnership.py); 'unknown' for partnership-wide teams",
-    "team": "Receiving team (Task.owner)",
-    "age-band": "Age band at the period end from the person's birth date (0-17, 18-25, 26-64, 65+, unknown)",
-    "reason": "Decline reason (Task.statusReason code)",
-}
-
-
-@dataclass(frozen=True)
-class MeasureDef:
-    """One KPI: its definition, target and provenance, and the cohort the evaluator counts."""
-
-    id: str
-    title: str
-    metric: str
-    description: str
-    populations: tuple[tuple[str, str], ...]
-    scoring: Scoring
-    improvement: Literal["increase", "decrease"]
-    target: str
-    quotes: tuple[str, ...]
-    requirement: str
-    cohort: str
-    target_value: float | None = None
-    percentiles: tuple[tuple[str, float], ...] = ()
-    extra_stratifiers: tuple[str, ...] = ()
-
-    @property
-    def stratifiers(self) -> dict[str, tuple[str, ...]]:
-        """Every stratifier of this measure: the standard four plus its own."""
-        return {**STRATIFIERS, **{name: (name,) for name in self.extra_stratifiers}}
-
 
 MEASURES: tuple[MeasureDef, ...] = (
     MeasureDef(
@@ -232,81 +206,150 @@ MEASURES: tuple[MeasureDef, ...] = (
         requirement="FR-87",
         cohort="waiting-list",
     ),
+    MeasureDef(
+        id="referral-to-first-contact",
+        title="Referral to first contact: median and 90th percentile days",
+        metric="M-4, M-7",
+        description=(
+            "Whole days from referral receipt (the clock start) to the first contact where the person was seen "
+            "(a finished Encounter in a seen mode, the clock's contact proxy), for every accepted referral whose "
+            "first contact was in the period. Groups `median` and `p90`."
+        ),
+        populations=(
+            ("initial-population", "Accepted referral Tasks whose first contact was in the period"),
+            ("measure-population", "The same referrals"),
+            ("measure-observation", "Whole days from clock start to the first contact, one per referral"),
+        ),
+        scoring="continuous-variable",
+        improvement="decrease",
+        target="Reduce; London baseline median 15 days for CYP (Mar 2024)",
+        quotes=("003:563", "003:231", "003:330"),
+        requirement="FR-85",
+        cohort="first-contact",
+        percentiles=(("median", 0.5), ("p90", 0.9)),
+    ),
+    MeasureDef(
+        id="referral-to-second-contact",
+        title="Referral to second contact: median and 90th percentile days",
+        metric="M-7 (2+ contacts, adults)",
+        description=(
+            "Whole days from referral receipt to the second contact where the person was seen, for every "
+            "accepted referral whose second contact was in the period. Groups `median` and `p90`."
+        ),
+        populations=(
+            ("initial-population", "Accepted referral Tasks whose second contact was in the period"),
+            ("measure-population", "The same referrals"),
+            ("measure-observation", "Whole days from clock start to the second contact, one per referral"),
+        ),
+        scoring="continuous-variable",
+        improvement="decrease",
+        target="Reduce",
+        quotes=("003:330",),
+        requirement="FR-85",
+        cohort="second-contact",
+        percentiles=(("median", 0.5), ("p90", 0.9)),
+    ),
+    MeasureDef(
+        id="open-referral-wait",
+        title="Open referrals without a second contact: median wait at the period end",
+        metric="M-5",
+        description=(
+            "Accepted referrals still open at the end of the period (accepted-waiting or started, clock started "
+            "before the end) that had not had a second contact by then; the observation is the whole days from "
+            "the clock start to the end of the period's last day. Groups `median` and `p90`."
+        ),
+        populations=(
+            ("initial-population", "Open accepted referral Tasks with fewer than two contacts at the period end"),
+            ("measure-population", "The same referrals"),
+            ("measure-observation", "Whole days waited at the period end"),
+        ),
+        scoring="continuous-variable",
+        improvement="decrease",
+        target="Reduce; London baseline median 98 days (Dec 2024)",
+        quotes=("003:302", "003:304"),
+        requirement="FR-85",
+        cohort="open-without-second-contact",
+        percentiles=(("median", 0.5), ("p90", 0.9)),
+    ),
+    MeasureDef(
+        id="redirect-rate",
+        title="Referrals redirected to another team (hand-offs)",
+        metric="M-21 (redirects, FR-86)",
+        description=(
+            "Of the referrals received in the period that have been decided, the share redirected to another "
+            "team instead of being accepted or declined."
+        ),
+        populations=(
+            ("initial-population", "Referral Tasks received in the period and decided"),
+            ("denominator", "Those decided (accepted, declined, advice-only, signposted, redirected)"),
+            ("numerator", "Those redirected"),
+        ),
+        scoring="proportion",
+        improvement="decrease",
+        target="Reduce hand-offs",
+        quotes=("002:154",),
+        requirement="FR-86",
+        cohort="decided",
+    ),
+    MeasureDef(
+        id="time-to-decision",
+        title="Time from referral to acceptance decision: median and 90th percentile days",
+        metric="M-13",
+        description=(
+            "Days (with their fraction) from referral receipt to the acceptance decision (the first stored "
+            "version of the referral Task in a decided state: accepted, declined, advice-only, signposted or "
+            "redirected), for referrals decided in the period. Groups `median` and `p90`."
+        ),
+        populations=(
+            ("initial-population", "Referral Tasks decided in the period"),
+            ("measure-population", "The same referrals"),
+            ("measure-observation", "Days from receipt to the decision"),
+        ),
+        scoring="continuous-variable",
+        improvement="decrease",
+        target="Timely (no number); the decision SLA is 5 working days by default",
+        quotes=("000:1340",),
+        requirement="FR-86",
+        cohort="decision-time",
+        percentiles=(("median", 0.5), ("p90", 0.9)),
+    ),
+    MeasureDef(
+        id="escalations",
+        title="Escalations of undecided referrals",
+        metric="M-13",
+        description=(
+            "Escalation Tasks (acceptance-decision-escalation) raised in the period, automatic or manual, each "
+            "stratified by its referral's receiving team and person."
+        ),
+        populations=(("initial-population", "Escalation Tasks raised in the period"),),
+        scoring="cohort",
+        improvement="decrease",
+        target="Timely escalation; fewer undecided referrals",
+        quotes=("000:1340",),
+        requirement="FR-86",
+        cohort="escalated",
+    ),
+    MeasureDef(
+        id="escalation-resolution-time",
+        title="Time to resolve an escalation: median and 90th percentile days",
+        metric="M-13",
+        description=(
+            "Days (with their fraction) from an escalation being raised to its resolution (the referral decided, "
+            "which completes its escalations), for escalations resolved in the period. Groups `median` and `p90`."
+        ),
+        populations=(
+            ("initial-population", "Escalation Tasks completed in the period"),
+            ("measure-population", "The same escalations"),
+            ("measure-observation", "Days from raised to completed"),
+        ),
+        scoring="continuous-variable",
+        improvement="decrease",
+        target="Timely (no number)",
+        quotes=("000:1340",),
+        requirement="FR-86",
+        cohort="escalation-resolved",
+        percentiles=(("median", 0.5), ("p90", 0.9)),
+    ),
 )
 
-BY_ID = {m.id: m for m in MEASURES}
-
-
-def _criteria(text: str, name: str) -> dict[str, Any]:
-    return {"language": "text/plain", "expression": name, "description": text}
-
-
-def _stratifier(name: str, parts: tuple[str, ...]) -> dict[str, Any]:
-    if len(parts) == 1:
-        text = STRATIFIER_TEXT[name]
-        return {"code": {"text": name}, "description": text, "criteria": _criteria(text, name)}
-    return {
-        "code": {"text": name},
-        "description": " × ".join(parts),
-        "component": [
-            {"code": {"text": p}, "description": STRATIFIER_TEXT[p], "criteria": _criteria(STRATIFIER_TEXT[p], p)}
-            for p in parts
-        ],
-    }
-
-
-def _group(measure: MeasureDef, code: str | None, description: str) -> dict[str, Any]:
-    group: dict[str, Any] = {
-        "description": description,
-        "population": [
-            {
-                "code": {"coding": [{"system": POPULATION, "code": c}]},
-                "description": text,
-                "criteria": _criteria(text, c),
-            }
-            for c, text in measure.populations
-        ],
-        "stratifier": [_stratifier(name, parts) for name, parts in measure.stratifiers.items()],
-    }
-    if code:
-        group["code"] = {"text": code}
-    return group
-
-
-def measure_resource(measure: MeasureDef) -> dict[str, Any]:
-    """The KPI as an R4 `Measure` (read-only; generated from the definition)."""
-    extensions: list[dict[str, Any]] = [
-        {"url": EXT_TARGET, "valueString": measure.target},
-        {"url": EXT_METRIC, "valueString": measure.metric},
-    ]
-    if measure.target_value is not None:
-        extensions.append({"url": EXT_TARGET_VALUE, "valueDecimal": measure.target_value})
-    if measure.percentiles:
-        groups = [_group(measure, n, f"{n} ({p:g} quantile) of {measure.title}") for n, p in measure.percentiles]
-    else:
-        groups = [_group(measure, None, measure.title)]
-    return {
-        "resourceType": "Measure",
-        "id": measure.id,
-        "meta": {"versionId": "1"},
-        "extension": extensions,
-        "url": f"{CANONICAL}/Measure/{measure.id}",
-        "identifier": [{"system": f"{CANONICAL}/Id/measure", "value": measure.id}],
-        "version": "1",
-        "name": "".join(part.capitalize() for part in measure.id.split("-")),
-        "title": measure.title,
-        "status": "active",
-        "experimental": False,
-        "date": "2026-01-05",
-        "publisher": "North London Mental Health Partnership (Continuum referrals service)",
-        "description": measure.description,
-        "purpose": f"{measure.requirement}; catalogue {measure.metric}",
-        "relatedArtifact": [
-            {"type": "documentation", "label": q, "display": f"Seed quote {q} (requirements section 10.1)"}
-            for q in measure.quotes
-        ],
-        "scoring": {"coding": [{"system": SCORING, "code": measure.scoring}]},
-        "improvementNotation": {"coding": [{"system": IMPROVEMENT, "code": measure.improvement}]},
-        "guidance": f"Target: {measure.target}. Periods are whole days (UTC), both ends inclusive.",
-        "group": groups,
-    }
+CATALOGUE = Catalogue("referrals", MEASURES, DIMENSIONS, STRATIFIERS)

@@ -1,15 +1,14 @@
-"""`$evaluate-measure`: one KPI over a period, aggregated in the database, as a FHIR `MeasureReport`.
+"""`$evaluate-measure` for the referrals KPIs: the SQL cohort each measure counts.
 
 Every measure is a cohort of referral Tasks (one row per referral) with a numerator flag, an
-observation (whole days) and its stratifier keys, built as one SQL subquery; totals and every
-stratifier are `GROUP BY` queries over it (`COUNT`, `COUNT ... FILTER`, `percentile_cont`).
+observation (whole days) and its stratifier keys, built as one SQL subquery; the kit's measure
+engine (`services/kit/reporting.py`) aggregates it in the database into a `MeasureReport`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, String, and_, case, exists, func, literal, or_, select
@@ -17,16 +16,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Subquery
 
 from reference.partnership import Team
-from services.kit.clock import instant
+from services.kit.db import UtcDateTime
+from services.kit.reporting import (
+    MeasureDef,
+    Period,
+    age_band,
+    deprivation_quintile,
+    dialect_of,
+    elapsed_days,
+    ethnic_group,
+    json_code,
+    sex_of,
+    whole_days,
+)
+from services.kit.reporting import evaluate as evaluate_rows
 from services.referrals.domain.codes import DeclineReason, ReferralSource, State, SupportStatus, TaskCode
+from services.referrals.domain.waiting import Milestone
 from services.referrals.persistence import tables
-from services.referrals.reporting.definitions import CANONICAL, POPULATION, SD, MeasureDef, measure_resource
-from services.referrals.reporting.sql import dialect_of, json_code, percentiles, whole_days
+from services.referrals.reporting.definitions import CATALOGUE
 
-EXT_SUPPRESSION_THRESHOLD = f"{SD}/measurereport-suppression-threshold"
-EXT_SUPPRESSED = f"{SD}/measurereport-suppressed"
-DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
-UCUM = "http://unitsofmeasure.org"
 WAIT_104_WEEKS = timedelta(days=728)
 WITHIN_DAYS = 28
 
@@ -34,41 +42,35 @@ OPEN_TASK = ("requested", "received", "accepted")
 ACCEPTED = (State.ACCEPTED_WAITING.value, State.STARTED.value, State.CLOSED.value)
 DECLINED = (State.DECLINED.value, State.ADVICE_ONLY.value, State.SIGNPOSTED.value)
 DECIDED = (*ACCEPTED, *DECLINED, State.REDIRECTED.value)
+REDIRECTED = (State.REDIRECTED.value,)
+OPEN_ACCEPTED = (State.ACCEPTED_WAITING.value, State.STARTED.value)
 
 
-@dataclass(frozen=True)
-class Period:
-    """A reporting period of whole days, both ends inclusive (UTC)."""
-
-    start: date
-    end: date
-
-    @property
-    def lower(self) -> datetime:
-        """The first instant of the period."""
-        return datetime.combine(self.start, time(), UTC)
-
-    @property
-    def upper(self) -> datetime:
-        """The first instant after the period (midnight after its last day)."""
-        return datetime.combine(self.end + timedelta(days=1), time(), UTC)
+def _contact(t: Any, n: int) -> ColumnElement[Any]:
+    """When the referral's spell had its `n`th contact where the person was seen (the clock's contact proxy)."""
+    sr, ce = tables.service_request, tables.clock_event
+    return (
+        select(ce.c.at)
+        .select_from(ce.join(sr, ce.c.spell == sr.c.spell))
+        .where(("ServiceRequest/" + sr.c.id) == t.c.focus, ce.c.milestone == Milestone.SEEN.value)
+        .order_by(ce.c.at)
+        .limit(1)
+        .offset(n - 1)
+        .scalar_subquery()
+    )
 
 
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
-
-
-def _age_band(birth: ColumnElement[Any], on: date) -> ColumnElement[str]:
-    """The reporting age band at `on` (as domain.waiting.age_band), computed in SQL."""
-    return case(
-        (birth.is_(None), "unknown"),
-        (birth > _years_before(on, 18), "0-17"),
-        (birth > _years_before(on, 26), "18-25"),
-        (birth > _years_before(on, 65), "26-64"),
-        else_="65+",
+def _decided_at(t: Any, dialect: str) -> ColumnElement[Any]:
+    """When the referral was decided: the first stored version of its Task in a decided state."""
+    h = tables.history
+    return (
+        select(func.min(h.c.last_updated))
+        .where(
+            h.c.resource_type == "Task",
+            h.c.id == t.c.id,
+            json_code(h.c.resource, "businessStatus", dialect).in_(DECIDED),
+        )
+        .scalar_subquery()
     )
 
 
@@ -89,6 +91,7 @@ def cohort(measure: MeasureDef, period: Period, teams: Mapping[str, Team], diale
     )
     received = and_(t.c.clock_start >= lower, t.c.clock_start < upper)
     where: list[ColumnElement[bool]] = [t.c.code == TaskCode.REFERRAL.value]
+    source: Any = t
     numerator: ColumnElement[bool] = literal(False)
     observation: ColumnElement[Any] = literal(None, Integer)
     if measure.cohort == "clock-stopped":
@@ -109,7 +112,34 @@ def cohort(measure: MeasureDef, period: Period, teams: Mapping[str, Team], diale
             )
     elif measure.cohort == "decided":
         where += [received, t.c.business_status.in_(DECIDED)]
-        numerator = t.c.business_status.in_(ACCEPTED)
+        numerator = t.c.business_status.in_(ACCEPTED if measure.id == "acceptance-rate" else REDIRECTED)
+    elif measure.cohort in ("first-contact", "second-contact"):
+        contact = _contact(t, 1 if measure.cohort == "first-contact" else 2)
+        where += [t.c.business_status.in_(ACCEPTED), contact >= lower, contact < upper]
+        observation = whole_days(t.c.clock_start, contact, dialect)
+    elif measure.cohort == "open-without-second-contact":
+        end = literal(upper, UtcDateTime())
+        where += [
+            t.c.business_status.in_(OPEN_ACCEPTED),
+            t.c.clock_start < upper,
+            or_(_contact(t, 2).is_(None), _contact(t, 2) >= upper),
+        ]
+        observation = whole_days(t.c.clock_start, end, dialect)
+    elif measure.cohort == "decision-time":
+        decided_at = _decided_at(t, dialect)
+        where += [t.c.business_status.in_(DECIDED), decided_at >= lower, decided_at < upper]
+        observation = elapsed_days(t.c.clock_start, decided_at, dialect)
+    elif measure.cohort in ("escalated", "escalation-resolved"):
+        escalation = tables.task.alias("escalation")
+        source = escalation.join(t, escalation.c.focus == ("Task/" + t.c.id))
+        where.append(escalation.c.code == TaskCode.ESCALATION.value)
+        if measure.cohort == "escalated":
+            where += [escalation.c.authored_on >= lower, escalation.c.authored_on < upper]
+        else:
+            # A completed escalation is not changed again: its last update is its resolution (FR-5).
+            resolved = escalation.c.last_updated
+            where += [escalation.c.status == "completed", resolved >= lower, resolved < upper]
+            observation = elapsed_days(escalation.c.authored_on, resolved, dialect)
     elif measure.cohort == "declined":
         where += [received, t.c.business_status.in_(DECLINED)]
     elif measure.cohort == "gp-re-referral":
@@ -132,81 +162,18 @@ def cohort(measure: MeasureDef, period: Period, teams: Mapping[str, Team], diale
         select(
             t.c.owner.label("team"),
             _borough(t.c.owner, teams).label("borough"),
-            _age_band(pf.c.birth_date, period.end).label("age-band"),
+            age_band(pf.c.birth_date, period.end).label("age-band"),
+            ethnic_group(pf.c.ethnic_category).label("ethnicity"),
+            sex_of(pf.c.sex).label("sex"),
+            deprivation_quintile(pf.c.deprivation_decile).label("deprivation-quintile"),
             (func.coalesce(reason, "unknown") if measure.extra_stratifiers else literal(None, String)).label("reason"),
             case((numerator, 1), else_=0).label("num"),
-            observation.label("days"),
+            observation.label("observation"),
         )
-        .select_from(t.outerjoin(pf, t.c.subject == ("Patient/" + pf.c.id)))
+        .select_from(source.outerjoin(pf, t.c.subject == ("Patient/" + pf.c.id)))
         .where(*where)
     )
     return query.subquery("cohort")
-
-
-@dataclass
-class Cell:
-    """The aggregates of one stratum (or of the whole group, with an empty key)."""
-
-    count: int
-    numerator: int
-    scores: list[float | None]
-
-
-async def _cells(
-    session: AsyncSession, measure: MeasureDef, rows: Subquery, keys: tuple[str, ...]
-) -> dict[tuple[Any, ...], Cell]:
-    key_columns = [rows.c[k] for k in keys]
-    query = select(*key_columns, func.count(), func.count().filter(rows.c.num == 1)).group_by(*key_columns)
-    cells = {
-        tuple(row[: len(keys)]): Cell(int(row[len(keys)]), int(row[len(keys) + 1]), [])
-        for row in (await session.execute(query)).all()
-    }
-    if measure.percentiles:
-        fractions = [f for _, f in measure.percentiles]
-        for key, scores in (await percentiles(session, rows, keys, "days", fractions)).items():
-            if key in cells:
-                cells[key].scores = scores
-    return cells
-
-
-def _value(key: str, raw: Any) -> dict[str, Any]:
-    text = str(raw) if raw is not None else "unknown"
-    return {"text": text.removeprefix("HealthcareService/") if key == "team" else text}
-
-
-def _populations(measure: MeasureDef, cell: Cell, suppressed: bool) -> list[dict[str, Any]]:
-    out = []
-    for code, _ in measure.populations:
-        count = cell.numerator if code == "numerator" else cell.count
-        entry: dict[str, Any] = {"code": {"coding": [{"system": POPULATION, "code": code}]}}
-        if suppressed:
-            entry["_count"] = {"extension": [{"url": DATA_ABSENT, "valueCode": "masked"}]}
-        else:
-            entry["count"] = count
-        out.append(entry)
-    return out
-
-
-def _score(measure: MeasureDef, cell: Cell, index: int) -> dict[str, Any] | None:
-    if measure.scoring == "proportion":
-        if cell.count == 0:
-            return None
-        return {"value": round(cell.numerator / cell.count, 4), "unit": "proportion", "system": UCUM, "code": "1"}
-    if measure.scoring == "continuous-variable":
-        value = cell.scores[index] if index < len(cell.scores) else None
-        if value is None:
-            return None
-        return {"value": round(value, 2), "unit": "days", "system": UCUM, "code": "d"}
-    return None
-
-
-def _scored(target: dict[str, Any], measure: MeasureDef, cell: Cell, index: int, suppressed: bool) -> None:
-    if suppressed:
-        target["measureScore"] = {"extension": [{"url": DATA_ABSENT, "valueCode": "masked"}]}
-        return
-    score = _score(measure, cell, index)
-    if score is not None:
-        target["measureScore"] = score
 
 
 async def evaluate(
@@ -217,46 +184,6 @@ async def evaluate(
     threshold: int,
     now: datetime,
 ) -> dict[str, Any]:
-    """The summary `MeasureReport` of a measure over a period, every stratifier included."""
+    """The summary `MeasureReport` of a referrals measure over a period, every stratifier included."""
     rows = cohort(measure, period, teams, dialect_of(session))
-    total = (await _cells(session, measure, rows, ())).get((), Cell(0, 0, []))
-    if measure.percentiles and not total.scores:
-        total.scores = [None] * len(measure.percentiles)
-    stratified = {name: await _cells(session, measure, rows, parts) for name, parts in measure.stratifiers.items()}
-    definition = measure_resource(measure)
-    groups = []
-    for index, group_definition in enumerate(definition["group"]):
-        group: dict[str, Any] = {"population": _populations(measure, total, False)}
-        if "code" in group_definition:
-            group["code"] = group_definition["code"]
-        _scored(group, measure, total, index, False)
-        stratifiers = []
-        for name, parts in measure.stratifiers.items():
-            strata = []
-            for key, cell in sorted(stratified[name].items(), key=lambda item: [str(k) for k in item[0]]):
-                suppressed = cell.count < threshold
-                stratum: dict[str, Any] = {}
-                if suppressed:
-                    stratum["extension"] = [{"url": EXT_SUPPRESSED, "valueBoolean": True}]
-                if len(parts) == 1:
-                    stratum["value"] = _value(parts[0], key[0])
-                else:
-                    pairs = zip(parts, key, strict=True)
-                    stratum["component"] = [{"code": {"text": p}, "value": _value(p, raw)} for p, raw in pairs]
-                stratum["population"] = _populations(measure, cell, suppressed)
-                _scored(stratum, measure, cell, index, suppressed)
-                strata.append(stratum)
-            stratifiers.append({"code": [{"text": name}], "stratum": strata})
-        group["stratifier"] = stratifiers
-        groups.append(group)
-    return {
-        "resourceType": "MeasureReport",
-        "extension": [{"url": EXT_SUPPRESSION_THRESHOLD, "valueInteger": threshold}],
-        "status": "complete",
-        "type": "summary",
-        "measure": f"{CANONICAL}/Measure/{measure.id}",
-        "date": instant(now),
-        "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
-        "improvementNotation": definition["improvementNotation"],
-        "group": groups,
-    }
+    return await evaluate_rows(session, CATALOGUE, measure, rows, period, threshold, now)

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from services.kit.capability import capability_statement as build
 from services.kit.http import fhir_response
 from services.transitions.api.search_specs import SPECS
-from services.transitions.domain.codes import BASE
 from services.transitions.domain.phases import OPERATIONS
 
 router = APIRouter(prefix="/fhir")
@@ -31,35 +31,13 @@ _OPERATIONS: dict[str, list[str]] = {
 
 def capability_statement() -> dict[str, Any]:
     """The service's CapabilityStatement."""
-    resources = []
-    for spec in SPECS:
-        resources.append(
-            {
-                "type": spec.resource_type,
-                "interaction": [{"code": i} for i in ("read", "vread", "history-instance", "search-type")],
-                "versioning": "versioned",
-                "readHistory": True,
-                "updateCreate": False,
-                "searchParam": [{"name": p.name, "type": p.type} for p in spec.params.values()],
-                "searchInclude": sorted(spec.includes),
-                "searchRevInclude": sorted(spec.revincludes),
-                "operation": [
-                    {"name": op, "definition": f"{BASE}/OperationDefinition/{spec.resource_type}-{op}"}
-                    for op in _OPERATIONS[spec.resource_type]
-                ],
-            }
-        )
-    return {
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "date": "2026-11-23",
-        "kind": "instance",
-        "software": {"name": "Continuum transitions", "version": "0.1.0"},
-        "implementation": {"description": "Continuum transitions service"},
-        "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json", "json"],
-        "rest": [{"mode": "server", "resource": resources}],
-    }
+    return build(
+        "Continuum transitions",
+        "Continuum transitions service",
+        SPECS,
+        operations=_OPERATIONS,
+        measures=True,
+    )
 
 
 @router.get("/metadata", tags=["metadata"], summary="CapabilityStatement")

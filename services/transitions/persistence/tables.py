@@ -15,8 +15,11 @@ from services.kit.outbox import inbox_table, outbox_table
 from services.kit.repository import ResourceKind, history_table, resource_table
 from services.transitions.domain.codes import (
     CS_CAREPLAN_CATEGORY,
+    CS_EXPERIENCE,
+    CS_OUTPUT,
     CS_PHASE,
     CS_TASK,
+    EXT_AGREEMENT,
     EXT_CASE,
     EXT_HIGH_RISK,
     EXT_PHASE1_DEADLINE,
@@ -33,6 +36,12 @@ def _time(text: str | None) -> Any:
 
 def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
+
+
+def last_output(resource: dict[str, Any], kind: str, key: str) -> Any:
+    """The value of the latest output of a kind on a case Task (None when there is none)."""
+    found = [o.get(key) for o in resource.get("output") or [] if coding_code(o.get("type"), CS_OUTPUT) == kind]
+    return found[-1] if found else None
 
 
 def high_risk_of(resource: dict[str, Any]) -> bool:
@@ -56,6 +65,12 @@ task = resource_table(
     Column("high_risk", Boolean, nullable=False, default=False),
     Column("phase1_deadline", Date, nullable=True),
     Column("planned_action_date", Date, nullable=True),
+    # Reporting (FR-90), derived from the case's outputs: the pre-transition discussion, the plan
+    # formalised with the young person's agreement, and the plan actioned (late or not).
+    Column("discussion_date", Date, nullable=True),
+    Column("formalised_at", UtcDateTime(), nullable=True),
+    Column("actioned_at", UtcDateTime(), nullable=True),
+    Column("actioned_late", Boolean, nullable=True),
     # Set by the service, not derived: the borough (reporting, FR-11 equity), one open case per
     # person (the unique key is the patient while the case is open, NULL once closed), and the
     # declined referral an escalation is about (one escalation per decline).
@@ -83,6 +98,10 @@ def task_row(resource: dict[str, Any]) -> dict[str, Any]:
         "high_risk": high_risk_of(resource),
         "phase1_deadline": _date((deadline or {}).get("valueDate")),
         "planned_action_date": _date((planned or {}).get("valueDate")),
+        "discussion_date": _date(last_output(resource, "discussion-date", "valueDate")),
+        "formalised_at": _time(last_output(resource, "plan-formalised", "valueDateTime")),
+        "actioned_at": _time(last_output(resource, "actioned", "valueDateTime")),
+        "actioned_late": last_output(resource, "actioned-after-planned-date", "valueBoolean"),
     }
 
 
@@ -94,7 +113,16 @@ care_plan = resource_table(
     Column("category", String(64), nullable=True),
     Column("case_task", String(80), nullable=True, index=True),
     Column("created", UtcDateTime(), nullable=True),
+    # The young person's latest decision on the plan and when it was recorded (FR-56, FR-90).
+    Column("agreement", String(16), nullable=True),
+    Column("agreement_recorded", UtcDateTime(), nullable=True),
 )
+
+
+def agreement_parts(resource: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a plan's young-person agreement extension, by name."""
+    found = extension(resource, EXT_AGREEMENT) or {}
+    return {e.get("url"): e for e in found.get("extension") or []}
 
 
 def care_plan_row(resource: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +134,8 @@ def care_plan_row(resource: dict[str, Any]) -> dict[str, Any]:
         "category": coding_code(resource.get("category"), CS_CAREPLAN_CATEGORY),
         "case_task": ref((case or {}).get("valueReference")),
         "created": _time(resource.get("created")),
+        "agreement": (agreement_parts(resource).get("decision") or {}).get("valueCode"),
+        "agreement_recorded": _time((agreement_parts(resource).get("recorded") or {}).get("valueDateTime")),
     }
 
 
@@ -120,7 +150,20 @@ questionnaire_response = resource_table(
     Column("respondent", String(32), nullable=True),
     Column("case_task", String(80), nullable=True, index=True),
     Column("authored", UtcDateTime(), nullable=True),
+    # The answer to "How was the experience ...?" (positive, mixed, negative), for FR-90.
+    Column("experience", String(16), nullable=True),
 )
+
+
+def experience_of(resource: dict[str, Any]) -> str | None:
+    """The experience rating of a feedback response (None when not answered)."""
+    for item in resource.get("item") or []:
+        if item.get("linkId") == "experience":
+            for answer in item.get("answer") or []:
+                coding = answer.get("valueCoding") or {}
+                if coding.get("system") == CS_EXPERIENCE and isinstance(coding.get("code"), str):
+                    return str(coding["code"])
+    return None
 
 
 def questionnaire_response_row(resource: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +178,7 @@ def questionnaire_response_row(resource: dict[str, Any]) -> dict[str, Any]:
         "respondent": (extension(resource, EXT_RESPONDENT) or {}).get("valueCode"),
         "case_task": ref((case or {}).get("valueReference")),
         "authored": _time(resource.get("authored")),
+        "experience": experience_of(resource),
     }
 
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import Table
 
 from services.kit.db import Database
-from services.referrals.domain.codes import CS_DECLINE
+from services.referrals.domain.codes import CS_DECLINE, CS_STATE
 from services.referrals.persistence import tables
 
 NOW = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -75,6 +76,51 @@ def referral_rows(
     return sr, task
 
 
+def seen(task: Mapping[str, Any], when: datetime, milestone: str = "seen") -> tuple[Table, dict[str, Any]]:
+    """A clock event of the referral's spell: a contact where the person was seen (by default)."""
+    n = next(_ids)
+    spell = str(task["focus"]).removeprefix("ServiceRequest/")
+    return tables.clock_event, {"id": f"ce-{n}", "spell": spell, "milestone": milestone, "at": when}
+
+
+def version(task: Mapping[str, Any], number: int, when: datetime, business_status: str) -> tuple[Table, dict[str, Any]]:
+    """A stored version of the referral Task in the history table, in `business_status`."""
+    resource = {
+        "resourceType": "Task",
+        "id": task["id"],
+        "businessStatus": {"coding": [{"system": CS_STATE, "code": business_status}]},
+    }
+    values = {
+        "resource_type": "Task",
+        "id": task["id"],
+        "version_id": number,
+        "last_updated": when,
+        "resource": json.dumps(resource),
+    }
+    return tables.history, values
+
+
+def escalation(
+    task: Mapping[str, Any], raised: datetime, resolved: datetime | None = None
+) -> tuple[Table, dict[str, Any]]:
+    """An escalation Task of a referral Task, completed at `resolved` (or still open)."""
+    n = next(_ids)
+    values = {
+        "id": f"esc-{n}",
+        "version_id": 2 if resolved else 1,
+        "last_updated": resolved or raised,
+        "resource": json.dumps({"resourceType": "Task", "id": f"esc-{n}"}),
+        "code": "acceptance-decision-escalation",
+        "status": "completed" if resolved else "requested",
+        "focus": f"Task/{task['id']}",
+        "owner": "PractitionerRole/barnet-psychosis-lead",
+        "subject": task["subject"],
+        "authored_on": raised,
+        "escalation_key": f"{task['id']}:{n}",
+    }
+    return tables.task, values
+
+
 def waited(team: str, patient: str, stop: datetime, days: int, **kw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """A referral whose clock stopped at `stop` after `days` whole days (plus three hours)."""
     start = stop - timedelta(days=days, hours=3)
@@ -94,16 +140,25 @@ async def insert(
     referrals: Sequence[tuple[dict[str, Any], dict[str, Any]]] = (),
     patients: Mapping[str, date | None] | None = None,
     told: Sequence[tuple[str, datetime]] = (),
+    demographics: Mapping[str, Mapping[str, Any]] | None = None,
+    extra: Sequence[tuple[Table, Mapping[str, Any]]] = (),
 ) -> None:
-    """Insert referrals, patient facts (id → birth date) and waiting-time Communications (focus, sent)."""
+    """Insert referrals, patient facts (id → birth date, plus `demographics` columns), waiting-time
+    Communications (focus, sent) and any `extra` rows (table, values)."""
     database: Database = app.state.database
     async with database.session(writing=True) as session:
         for sr, task in referrals:
             await session.execute(tables.service_request.insert().values(**sr))
             await session.execute(tables.task.insert().values(**task))
-        for id_, birth in (patients or {}).items():
+        births = dict(patients or {})
+        for id_ in demographics or {}:
+            births.setdefault(id_, None)
+        for id_, birth in births.items():
+            columns = dict((demographics or {}).get(id_, {}))
             await session.execute(
-                tables.patient_facts.insert().values(id=id_, birth_date=birth, borough="barnet", updated_at=NOW)
+                tables.patient_facts.insert().values(
+                    id=id_, birth_date=birth, borough="barnet", updated_at=NOW, **columns
+                )
             )
         for focus, sent in told:
             n = next(_ids)
@@ -119,6 +174,8 @@ async def insert(
                     sent=sent,
                 )
             )
+        for table, values in extra:
+            await session.execute(table.insert().values(**values))
         await session.commit()
 
 

@@ -12,12 +12,25 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.kit.reporting import percentile_cont
 from services.kit.resources import validate
 from services.kit.testing import assert_outcome
-from services.referrals.reporting.sql import percentile_cont
+from services.referrals.persistence import tables
 from tests.referrals.builders import ACCEPT_WITH_SUPPORT, operate, referral_with_episode
 from tests.referrals.events import patient, send
-from tests.referrals.reporting.rows import at, insert, population, referral_rows, report, score, strata, waited
+from tests.referrals.reporting.rows import (
+    at,
+    escalation,
+    insert,
+    population,
+    referral_rows,
+    report,
+    score,
+    seen,
+    strata,
+    version,
+    waited,
+)
 
 BARNET = "barnet-psychosis"
 CAMDEN = "camden-psychosis"
@@ -30,7 +43,7 @@ MASKED = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-ab
 async def test_every_measure_is_a_valid_r4_measure_with_its_definition(client: httpx.AsyncClient) -> None:
     bundle = (await client.get("/fhir/Measure")).json()
     assert bundle["resourceType"] == "Bundle"
-    assert bundle["total"] == 9
+    assert bundle["total"] == 16
     ids = {e["resource"]["id"] for e in bundle["entry"]}
     assert {"referral-to-clock-stop", "acceptance-rate", "gp-re-referral-requests", "told-expected-wait"} <= ids
     for entry in bundle["entry"]:
@@ -191,7 +204,7 @@ async def test_an_empty_period_reports_zero_and_no_score(client: httpx.AsyncClie
 # ---------------------------------------------------------------- waiting at the period end
 
 
-async def test_waits_of_104_weeks_and_waiting_with_support(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def _november_waiting(app: FastAPI) -> None:
     team = "barnet-core-south"
 
     def waiting(patient_: str, start: str, **kw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -220,6 +233,11 @@ async def test_waits_of_104_weeks_and_waiting_with_support(app: FastAPI, client:
         (rows[4][1]["focus"], at("2025-11-25T10:00:00")),
     ]
     await insert(app, rows, told=told)
+
+
+async def test_waits_of_104_weeks_and_waiting_with_support(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await _november_waiting(app)
+    team = "barnet-core-south"
     period = ("2025-11-01", "2025-11-30")
     long_waits = await report(client, "waiting-104-weeks", *period)
     assert population(long_waits["group"][0], "initial-population") == 2  # w1, w2
@@ -308,7 +326,7 @@ async def test_decline_reasons_and_no_gp_re_referral_requests(app: FastAPI, clie
     assert population(gp["group"][0], "initial-population") == 0
 
 
-async def test_gp_re_referral_requests_are_found_when_they_happen(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def _gp_re_referrals(app: FastAPI) -> None:
     rows = [
         referral_rows(
             team=BARNET,
@@ -332,6 +350,10 @@ async def test_gp_re_referral_requests_are_found_when_they_happen(app: FastAPI, 
         ),
     ]
     await insert(app, rows)
+
+
+async def test_gp_re_referral_requests_are_found_when_they_happen(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await _gp_re_referrals(app)
     gp = await report(client, "gp-re-referral-requests", "2025-11-01", "2025-11-30")
     assert population(gp["group"][0], "initial-population") == 2
 
@@ -393,3 +415,182 @@ async def test_weekly_monthly_and_quarterly_periods_reconcile(app: FastAPI, clie
     ]
     calendar_quarter = await _counts(client, date(2025, 10, 1), date(2025, 12, 31))
     assert {key: sum(m[key] for m in months) for key in calendar_quarter} == calendar_quarter
+
+
+# ---------------------------------------------------------------- equity breakdowns (FR-82)
+
+
+async def test_ethnicity_sex_and_deprivation_strata_with_a_two_way_crossing(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    stop = at("2025-11-20T10:00:00")
+    people: list[tuple[str, int, dict[str, Any]]] = [
+        *((f"x{i}", d, {"ethnic_category": "A", "sex": "female", "deprivation_decile": 1})
+          for i, d in enumerate((10, 20, 30, 40, 50, 60), start=1)),
+        *((f"x{i}", d, {"ethnic_category": "N", "sex": "male", "deprivation_decile": 4})
+          for i, d in ((7, 5), (8, 15), (9, 35))),
+        ("x10", 3, {"ethnic_category": "Z", "sex": "female", "deprivation_decile": 10}),  # declined to say
+        ("x11", 100, {}),  # known, nothing recorded
+    ]  # fmt: skip
+    rows = [waited(BARNET, person, stop, days) for person, days, _ in people]
+    rows.append(waited(BARNET, "x12", stop, 7))  # no patient facts at all
+    await insert(app, rows, demographics={person: facts for person, _, facts in people})
+    body = await report(client, "clock-stop-within-28-days", "2025-11-01", "2025-11-30")
+    group = body["group"][0]
+    # Within 28 days: 10 20 (x1 x2), 5 15 (x7 x8), 3 (x10), 7 (x12).
+    assert (population(group, "denominator"), population(group, "numerator"), score(group)) == (12, 6, 0.5)
+    ethnicity = strata(body, "ethnicity")
+    assert set(ethnicity) == {"white", "black", "not-stated", "unknown"}
+    assert (population(ethnicity["white"], "numerator"), score(ethnicity["white"])) == (2, 0.3333)
+    assert population(ethnicity["black"], "denominator") is None  # 3: suppressed
+    assert population(ethnicity["unknown"], "denominator") is None  # x11 and x12: missing, not declined
+    sex = strata(body, "sex")
+    assert (population(sex["female"], "denominator"), population(sex["female"], "numerator")) == (7, 3)
+    assert score(sex["female"]) == 0.4286
+    assert set(sex) == {"female", "male", "unknown"}
+    quintiles = strata(body, "deprivation-quintile")
+    assert set(quintiles) == {"1", "2", "5", "unknown"}  # deciles 1, 4 and 10
+    assert population(quintiles["1"], "denominator") == 6
+    crossing = strata(body, "ethnicity-sex")
+    assert set(crossing) == {"white|female", "black|male", "not-stated|female", "unknown|unknown"}
+    assert score(crossing["white|female"]) == 0.3333
+    assert [c["code"]["text"] for c in crossing["white|female"]["component"]] == ["ethnicity", "sex"]
+    assert population(crossing["black|male"], "denominator") is None
+
+
+async def test_patient_events_fill_the_demographics_the_strata_use(app: FastAPI, client: httpx.AsyncClient) -> None:
+    person = patient("p-1", birth_date="1990-04-01", gender="male")
+    person["extension"] += [
+        {
+            "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory",
+            "valueCodeableConcept": {
+                "coding": [{"system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategoryEngland", "code": "H"}]
+            },
+        },
+        {"url": "https://continuum.example.org/fhir/StructureDefinition/deprivation-decile", "valueInteger": 3},
+    ]
+    await send(client, {"id": "evt-demo", "type": "patient-upserted", "resource": person})
+    database = app.state.database
+    async with database.session() as session:
+        facts = (await session.execute(tables.patient_facts.select())).mappings().one()
+    assert (facts["ethnic_category"], facts["sex"], facts["deprivation_decile"]) == ("H", "male", 3)
+    _, task = await referral_with_episode(client)
+    assert (await operate(client, task, "accept", ACCEPT_WITH_SUPPORT)).status_code == 200
+    app.state.settings = app.state.settings.model_copy(update={"report_small_cell_threshold": 0})
+    body = await report(client, "waiting-with-support", "2026-01-01", "2026-01-05")
+    assert list(strata(body, "ethnicity")) == ["asian"]
+    assert list(strata(body, "sex")) == ["male"]
+    assert list(strata(body, "deprivation-quintile")) == ["2"]
+    assert list(strata(body, "ethnicity-sex")) == ["asian|male"]
+
+
+# ---------------------------------------------------------------- contacts, decisions, escalations
+
+
+async def _contacts(app: FastAPI) -> None:
+    def started(person: str, start: str, business: str = "started", status: str = "in-progress") -> Any:
+        return referral_rows(
+            team=BARNET, patient=person, clock_start=at(start), status=status, business_status=business
+        )
+
+    f1 = started("f1", "2025-10-01T09:00:00")
+    f2 = started("f2", "2025-11-02T09:00:00")
+    f3 = started("f3", "2025-09-01T00:00:00")
+    f4 = started("f4", "2025-11-10T00:00:00")
+    f5 = started("f5", "2025-10-20T12:00:00")
+    f6 = started("f6", "2025-11-01T00:00:00", "declined", "rejected")
+    f7 = started("f7", "2025-11-01T00:00:00", "accepted-waiting", "accepted")
+    f8 = started("f8", "2025-10-01T00:00:00", "closed", "completed")
+    contacts = [
+        seen(f1[1], at("2025-11-05T10:00:00")),  # 35 days
+        seen(f1[1], at("2025-11-20T10:00:00")),  # 50 days
+        seen(f2[1], at("2025-11-04T08:00:00")),  # 1 day (1 day 23 hours)
+        seen(f2[1], at("2025-12-02T10:00:00")),  # after the period
+        seen(f3[1], at("2025-10-15T10:00:00")),  # first contact in October
+        seen(f3[1], at("2025-11-30T23:59:59")),  # 90 days
+        seen(f4[1], at("2025-11-10T00:00:00")),  # 0 days
+        seen(f4[1], at("2025-11-17T00:00:00")),  # 7 days
+        seen(f5[1], at("2025-12-01T00:00:00")),  # after the period
+        seen(f6[1], at("2025-11-12T10:00:00")),  # declined: not counted
+        seen(f7[1], at("2025-11-03T10:00:00"), "assessed"),  # not a contact where the person was seen
+    ]
+    await insert(app, [f1, f2, f3, f4, f5, f6, f7, f8], extra=contacts)
+
+
+async def test_first_and_second_contact_times(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await _contacts(app)
+    first = await report(client, "referral-to-first-contact", "2025-11-01", "2025-11-30")
+    assert population(first["group"][0], "initial-population") == 3  # f1 35, f2 1, f4 0
+    assert (score(first["group"][0]), score(first["group"][1])) == (1, 28.2)  # p90: 1 + 0.8 x 34
+    second = await report(client, "referral-to-second-contact", "2025-11-01", "2025-11-30")
+    assert population(second["group"][0], "initial-population") == 3  # f1 50, f3 90, f4 7
+    assert (score(second["group"][0]), score(second["group"][1])) == (50, 82)  # p90: 50 + 0.8 x 40
+
+
+async def test_open_referrals_without_a_second_contact_at_the_period_end(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await _contacts(app)
+    body = await report(client, "open-referral-wait", "2025-11-01", "2025-11-30")
+    # f2 (28 days 15 hours), f5 (41 days 12 hours), f7 (30 days); f8 is closed, f6 declined.
+    assert population(body["group"][0], "initial-population") == 3
+    assert (score(body["group"][0]), score(body["group"][1])) == (30, 38.8)  # p90: 30 + 0.8 x 11
+    october = await report(client, "open-referral-wait", "2025-10-01", "2025-10-31")
+    # At the end of October: f1 (30 days 15 hours), f3 (one contact; 61 days), f5 (11 days 12 hours); f8 is
+    # closed now, and the current status is what counts (see docs/reporting.md, Periods).
+    assert population(october["group"][0], "initial-population") == 3
+    assert (score(october["group"][0]), score(october["group"][1])) == (30, 54.8)  # p90: 30 + 0.8 x 31
+
+
+async def test_redirect_rate_is_redirected_over_decided(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await _november_decisions(app)
+    redirects = (await report(client, "redirect-rate", "2025-11-01", "2025-11-30"))["group"][0]
+    assert (population(redirects, "denominator"), population(redirects, "numerator")) == (9, 1)
+    assert score(redirects) == 0.1111
+
+
+async def _decisions_and_escalations(app: FastAPI) -> None:
+    def task(person: str, start: str, business: str, status: str) -> Any:
+        return referral_rows(
+            team=BARNET, patient=person, clock_start=at(start), status=status, business_status=business
+        )
+
+    d1 = task("d1", "2025-11-03T09:00:00", "started", "in-progress")
+    d2 = task("d2", "2025-11-10T00:00:00", "declined", "rejected")
+    d3 = task("d3", "2025-10-25T00:00:00", "redirected", "completed")
+    d4 = task("d4", "2025-11-20T00:00:00", "accepted-waiting", "accepted")
+    d5 = task("d5", "2025-11-12T00:00:00", "cancelled", "cancelled")
+    history = [
+        version(d1[1], 1, at("2025-11-03T09:00:00"), "received"),
+        version(d1[1], 2, at("2025-11-05T21:00:00"), "accepted-waiting"),  # 2.5 days
+        version(d1[1], 3, at("2025-11-20T10:00:00"), "started"),
+        version(d2[1], 1, at("2025-11-10T00:00:00"), "received"),
+        version(d2[1], 2, at("2025-11-10T06:00:00"), "declined"),  # 0.25 days
+        version(d3[1], 1, at("2025-10-25T00:00:00"), "received"),
+        version(d3[1], 2, at("2025-11-04T00:00:00"), "redirected"),  # 10 days
+        version(d4[1], 1, at("2025-11-20T00:00:00"), "received"),
+        version(d4[1], 2, at("2025-12-01T00:00:00"), "accepted-waiting"),  # decided in December
+        version(d5[1], 1, at("2025-11-12T00:00:00"), "received"),
+        version(d5[1], 2, at("2025-11-15T00:00:00"), "cancelled"),  # not a decision
+    ]
+    escalations = [
+        escalation(d1[1], at("2025-11-04T09:00:00"), at("2025-11-05T21:00:00")),  # 1.5 days
+        escalation(d4[1], at("2025-11-27T00:00:00"), at("2025-12-01T00:00:00")),  # resolved in December
+        escalation(d3[1], at("2025-10-31T00:00:00"), at("2025-11-04T00:00:00")),  # raised in October: 4 days
+        escalation(d5[1], at("2025-11-12T00:00:00")),  # still open
+    ]
+    await insert(app, [d1, d2, d3, d4, d5], extra=[*history, *escalations])
+
+
+async def test_time_to_decision_and_escalations(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await _decisions_and_escalations(app)
+    november = ("2025-11-01", "2025-11-30")
+    decisions = await report(client, "time-to-decision", *november)
+    assert population(decisions["group"][0], "initial-population") == 3  # 0.25, 2.5, 10
+    assert (score(decisions["group"][0]), score(decisions["group"][1])) == (2.5, 8.5)  # p90: 2.5 + 0.8 x 7.5
+    raised = await report(client, "escalations", *november)
+    assert population(raised["group"][0], "initial-population") == 3  # on d1, d4 and d5
+    assert population(strata(raised, "team")[BARNET], "initial-population") is None  # 3: suppressed
+    resolved = await report(client, "escalation-resolution-time", *november)
+    assert population(resolved["group"][0], "initial-population") == 2  # 1.5 and 4 days
+    assert (score(resolved["group"][0]), score(resolved["group"][1])) == (2.75, 3.75)  # p90: 1.5 + 0.9 x 2.5
