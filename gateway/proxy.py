@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import orjson
@@ -41,6 +41,19 @@ class Upstream:
         return orjson.loads(self.body)
 
 
+def _encoded(path: str) -> str:
+    """The path to send on, each segment percent-encoded again.
+
+    The gateway routes on the decoded path; sending it on decoded would let an id such as
+    `x%3F_id%3Dy` or `..%2F..%2Finternal` become a query or another path at the service, and a
+    `%00` make an invalid URL. Dot segments are refused outright.
+    """
+    segments = path.split("/")
+    if any(segment in (".", "..") for segment in segments):
+        raise BadRequest("A FHIR path has no '.' or '..' segments", "url")
+    return "/".join(quote(segment, safe="$") for segment in segments)
+
+
 class Services:
     """The gateway's HTTP clients to the services it fronts."""
 
@@ -68,7 +81,7 @@ class Services:
         try:
             response = await self.client.request(
                 method,
-                f"{self.base(service)}{path}",
+                f"{self.base(service)}{_encoded(path)}",
                 params=httpx.QueryParams([(k, v) for k, v in params or []]),
                 headers=forwarded,
                 content=body,
@@ -143,9 +156,18 @@ async def merged_search(
         )
     wanted = search.offset + search.count
     plain = [(k, v) for k, v in query if k not in ("_count", "_offset", "_sort")]
-    collected = await asyncio.gather(
-        *(_first_matches(services, s, resource_type, plain, order, wanted, gateway_base, headers) for s in owners)
+    answers = await asyncio.gather(
+        *(_first_matches(services, s, resource_type, plain, order, wanted, gateway_base, headers) for s in owners),
+        return_exceptions=True,
     )
+    collected = [a for a in answers if isinstance(a, tuple)]
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            # An owner that refuses a clinician (403: nothing of this person's there is theirs to see)
+            # leaves its part out, as long as another owner answered; any other failure fails the search.
+            if collected and isinstance(answer, Relayed) and answer.upstream.status == 403:
+                continue
+            raise answer
     total = sum(found_total for found_total, _ in collected)
     entries = [e for _, found in collected for e in found]
     # The services order ties by id ascending under either order; merge the same way, or a tie

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import ServiceSettings
@@ -22,3 +23,7 @@ class Settings(ServiceSettings):
     public_url: str = "http://127.0.0.1:8080"
     auth_private_key_file: str | None = None
     clients_file: str | None = None
+    rate_limit_per_second: float = Field(
+        default=1000.0, description="Requests a second each client may send on average (0 switches limiting off)"
+    )
+    rate_limit_burst: int = Field(default=2000, description="Requests each client may send at once")

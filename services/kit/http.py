@@ -6,6 +6,7 @@ versioning headers. Stored resources are served as the bytes they were stored as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.utils import format_datetime
@@ -78,6 +79,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+_CONTROL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\(?:u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])|[bf])")
+"""A JSON escape (not itself escaped) of a control character other than tab, LF and CR."""
+
+
 def parse_json(raw: bytes) -> dict[str, Any]:
     """Parse a JSON object, or raise a 400 that says where the JSON broke."""
     if not raw.strip():
@@ -88,6 +93,9 @@ def parse_json(raw: bytes) -> dict[str, Any]:
         raise BadRequest(f"The body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise BadRequest("The body must be a JSON object (a FHIR resource)", "resourceType")
+    if _CONTROL_ESCAPE.search(raw):
+        # FHIR strings have no control characters but tab, CR and LF; PostgreSQL stores no NUL at all.
+        raise BadRequest("A string in the body contains a control character (only tab, CR and LF are allowed)")
     return value
 
 

@@ -185,6 +185,8 @@ def parse_search(
             )
         if modifier and modifier not in param.modifiers:
             raise BadRequest(f"Modifier :{modifier} is not supported on {name}", raw_name)
+        if "\x00" in value:  # no engine compares text with a NUL in it (PostgreSQL refuses the query)
+            raise BadRequest(f"Search parameter {name!r} contains a NUL character", raw_name)
         alternatives = [v for v in value.split(",") if v != ""]
         if not alternatives:
             raise BadRequest(f"Search parameter {name!r} has an empty value", raw_name)

@@ -65,6 +65,13 @@ async def create_episode(ctx: Context, resource: dict[str, Any]) -> Stored:
             "A new episode is planned, waitlist, active or onhold; it is finished only by $close",
             "EpisodeOfCare.status",
         )
+    acting = access.acting_team(ctx)
+    # A clinician cannot give their team a relationship with a stranger (and so access to their records).
+    if acting is not None and (acting.id != team.id or not await access.related(ctx, patient)):
+        raise Forbidden(
+            "A clinician opens an episode only at their own team, for a person their team already knows",
+            "EpisodeOfCare",
+        )
     resource.setdefault("managingOrganization", reference("Organization", team.organization))
     resource.setdefault("period", {"start": instant(ctx.now)})
     return await ctx.repo("EpisodeOfCare").create(resource, new_id(), ctx.now)
@@ -102,6 +109,13 @@ async def close_episode(ctx: Context, episode_id: str, params: Params, expected_
     episode = stored.resource()
     if episode.get("status") in ("finished", "cancelled", "entered-in-error"):
         raise Conflict(f"EpisodeOfCare/{episode_id} is already {episode['status']}", "EpisodeOfCare.status")
+    team = ctx.team(
+        ref((extension(episode, EXT_HEALTHCARE_SERVICE) or {}).get("valueReference")),
+        "EpisodeOfCare.extension('episode-healthcare-service')",
+    )
+    acting = access.acting_team(ctx)
+    if acting is not None and acting.id != team.id:
+        raise Forbidden(f"{acting.name} cannot close another team's episode", "EpisodeOfCare")
     reason = parse_code(ClosureReason, params.code("reason", required=True), param("reason"))
     patient = ref(episode.get("patient")) or ""
     facts = await ctx.facts(patient)
@@ -113,16 +127,9 @@ async def close_episode(ctx: Context, episode_id: str, params: Params, expected_
             params.reference("clinicianDecision"),
         )
     )
-    team = ctx.team(
-        ref((extension(episode, EXT_HEALTHCARE_SERVICE) or {}).get("valueReference")),
-        "EpisodeOfCare.extension('episode-healthcare-service')",
-    )
     override = None
     if "overrideRationale" in params or "overrideClinician" in params:
         override = rules.Override(params.string("overrideRationale"), params.reference("overrideClinician"))
-    acting = access.acting_team(ctx)
-    if acting is not None and acting.id != team.id:
-        raise Forbidden(f"{acting.name} cannot close another team's episode", "EpisodeOfCare")
     overridden = rules.check_episode_close(team, await _pending_outgoing(ctx, patient, team), override)
     episode["status"] = "finished"
     episode.setdefault("period", {})["end"] = instant(ctx.now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 
 from reference.partnership import ServiceType, Team
 from services.kit.errors import Forbidden
@@ -83,13 +83,15 @@ async def may_search(ctx: Context, query: list[tuple[str, str]]) -> None:
             patient = values[name] if "/" in values[name] else f"Patient/{values[name]}"
             t = tables.task
             teams = [f"HealthcareService/{team.id}"]
+            works_on: list[ColumnElement[bool]] = [
+                t.c.owner.in_(teams),
+                t.c.requester.like(f"PractitionerRole/{team.id}-%"),
+            ]
+            if team.type is ServiceType.TRANSITIONS:  # the borough's Transitions team works on all its cases
+                works_on.append(t.c.borough == str(team.borough))
             found = (
                 await ctx.session.execute(
-                    select(t.c.id).where(
-                        t.c.code == TaskCode.CASE,
-                        t.c.subject == patient,
-                        or_(t.c.owner.in_(teams), t.c.requester.like(f"PractitionerRole/{team.id}-%")),
-                    )
+                    select(t.c.id).where(t.c.code == TaskCode.CASE, t.c.subject == patient, or_(*works_on))
                 )
             ).first()
             if found is not None:

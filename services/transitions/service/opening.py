@@ -28,6 +28,7 @@ from services.transitions.service.case import (
     add_output,
     emit_phase_change,
     high_risk_extension,
+    load_case,
     new_case_task,
     open_case_of,
     save_case,
@@ -56,6 +57,8 @@ async def open_case(ctx: Context, params: Params) -> Stored:
         rules.check_high_risk(flag, reasons, note)
     existing = await open_case_of(ctx, patient)
     if existing is not None:
+        # A clinician of a team not on that case is refused it, not told its id.
+        await access.check_case(ctx, await load_case(ctx, existing, None))
         raise _duplicate(patient, existing)
     record = await ctx.gateway.patient(patient, param("patient"))
     if record is None:
