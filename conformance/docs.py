@@ -103,14 +103,24 @@ def _operations(resources: list[Json]) -> list[str]:
             lines += ["In:", "", *_table(("parameter", "card.", "type", "bound to", "notes"), ins), ""]
         if outs:
             lines += ["Out:", "", *_table(("parameter", "card.", "type", "bound to", "notes"), outs), ""]
-    validates = sorted(od["resource"][0] for od in _of(resources, "OperationDefinition") if od["code"] == "validate")
+    validates = sorted(
+        od["resource"][0]
+        for od in _of(resources, "OperationDefinition")
+        if od["code"] == "validate" and od["resource"][0] != "Resource"
+    )
     lines += [
         "#### `$validate`",
         "",
-        "On " + ", ".join(f"`{t}`" for t in validates) + ": `POST /fhir/[type]/$validate` with the resource (or a "
-        "Parameters whose `resource` is it) answers 200 with an OperationOutcome (`[type]-validate`).",
+        "On every resource type at the gateway: `POST /fhir/[type]/$validate` with the resource (or a Parameters "
+        "whose `resource` is it) answers 200 with an OperationOutcome (`Resource-validate`; the services' own, on "
+        + ", ".join(f"`{t}`" for t in validates)
+        + ", are `[type]-validate`).",
         "",
     ]
+    general = [od for od in _of(resources, "OperationDefinition") if od["resource"] == ["Resource"]]
+    for od in general:
+        ins = [row for p in od["parameter"] if p["use"] == "in" for row in _parameter(p)]
+        lines += ["In:", "", *_table(("parameter", "card.", "type", "bound to", "notes"), ins), ""]
     return lines
 
 

@@ -21,10 +21,13 @@ from typing import Any
 from fastapi.routing import APIRoute
 
 from conformance import BASE
+from services.careplans.api import measures as careplans_measures
 from services.careplans.api import metadata as careplans_metadata
 from services.careplans.api import routes as careplans_routes
+from services.referrals.api import measures as referrals_measures
 from services.referrals.api import metadata as referrals_metadata
 from services.referrals.api import routes as referrals_routes
+from services.transitions.api import measures as transitions_measures
 from services.transitions.api import metadata as transitions_metadata
 from services.transitions.api import routes as transitions_routes
 
@@ -99,7 +102,32 @@ def _referral_task(*params: P, returns_doc: str = "The referral Task, updated") 
     return (*params, ACTOR, returns("Task", returns_doc))
 
 
+PERIOD = (
+    P("periodStart", "date", 1, doc="The first day of the period (YYYY-MM-DD, inclusive)"),
+    P("periodEnd", "date", 1, doc="The last day of the period (YYYY-MM-DD, inclusive; not before periodStart)"),
+)
+
+# `Measure/{id}/$evaluate-measure`: the same on every service, each over its own KPIs.
+MEASURE_EVALUATE = "Measure-evaluate-measure"
+EVALUATE_MEASURE: tuple[P, ...] = (
+    *PERIOD,
+    P("reportType", "code", doc="summary (the default, and the only report type served)"),
+    returns(
+        "MeasureReport",
+        "A summary MeasureReport: populations, score, and each stratifier's strata, with cells under the "
+        "small-cell threshold suppressed and marked so",
+    ),
+)
+
 REFERRALS: dict[str, tuple[P, ...]] = {
+    "ServiceRequest-mhsds-extract": (
+        *PERIOD,
+        returns(
+            "Binary",
+            "text/csv: one row per referral received in the period, header first, with its contacts, care-plan "
+            "and outcome milestones and the person's protected characteristics",
+        ),
+    ),
     "ServiceRequest-ptl": (
         P("service", "string", doc="HealthcareService/<id> (a clinician's token must name their own team)"),
         P("borough", "code", binding="borough"),
@@ -577,7 +605,32 @@ VALIDATE: tuple[P, ...] = (
         "Resource",
         doc="The resource to check (or send the resource itself as the body); nothing is stored",
     ),
+    P(
+        "profile",
+        "uri",
+        doc="At the gateway: a StructureDefinition URL to check against instead of meta.profile and the default "
+        "profile (also a query parameter)",
+    ),
+    P(
+        "mode",
+        "code",
+        doc="At the gateway: create (the default: Continuum's checks, then the owning service's rules that need "
+        "its records) or profile (Continuum's checks only)",
+    ),
     returns("OperationOutcome", "Every problem found, or one information issue when the resource is valid"),
+)
+# The gateway's `$validate` on every resource type (gateway/conformance_routes.py): the same, plus the
+# operation whose Parameters a `Parameters/$validate` body is.
+RESOURCE_VALIDATE = "Resource-validate"
+GATEWAY_VALIDATE: tuple[P, ...] = (
+    *VALIDATE[:-1],
+    P(
+        "operation",
+        "string",
+        doc="On Parameters/$validate: the operation the Parameters are for (Task-decline, Task/$decline or its "
+        "OperationDefinition URL), checked against its definition",
+    ),
+    VALIDATE[-1],
 )
 
 PARAMETERS: dict[str, dict[str, tuple[P, ...]]] = {
@@ -611,7 +664,8 @@ class Route:
 
 def _routers(service: str) -> list[Any]:
     module = {"referrals": referrals_routes, "careplans": careplans_routes, "transitions": transitions_routes}[service]
-    return [module.operations, module.router]
+    measures = {"referrals": referrals_measures, "careplans": careplans_measures, "transitions": transitions_measures}
+    return [module.operations, module.router, measures[service].router]
 
 
 def routes(service: str) -> Iterator[Route]:
@@ -670,6 +724,9 @@ def definitions(common: dict[str, Any]) -> list[dict[str, Any]]:
                 f"Check a {first.resource_type} without storing it: structure, codes, and the rules a create "
                 "would enforce. Answers 200 with an OperationOutcome either way."
             )
+        elif id_ == MEASURE_EVALUATE:
+            params = EVALUATE_MEASURE
+            description = "Evaluate one of the service's KPIs over a period of whole days."
         else:
             tables = [PARAMETERS[s][id_] for s in services if id_ in PARAMETERS[s]]
             assert len(tables) == 1, f"{id_}: exactly one service's table describes it ({services})"
@@ -698,4 +755,28 @@ def definitions(common: dict[str, Any]) -> list[dict[str, Any]]:
                 "parameter": [p.to_json() for p in params],
             }
         )
-    return resources
+    resources.append(
+        {
+            "resourceType": "OperationDefinition",
+            "id": RESOURCE_VALIDATE,
+            "url": f"{OD}/{RESOURCE_VALIDATE}",
+            **common,
+            "name": _name(RESOURCE_VALIDATE),
+            "title": "Validate a resource without storing it",
+            "status": "active",
+            "kind": "operation",
+            "experimental": False,
+            "description": "Check any resource at the gateway without storing it: structure, Continuum's codes, "
+            "profiles and operation parameters (the offline validator's checks), then, unless mode is profile, "
+            "the rules of the service that holds the type. Answers 200 with an OperationOutcome either way. "
+            "POST; served by the gateway.",
+            "affectsState": False,
+            "code": "validate",
+            "resource": ["Resource"],
+            "system": False,
+            "type": True,
+            "instance": False,
+            "parameter": [p.to_json() for p in GATEWAY_VALIDATE],
+        }
+    )
+    return sorted(resources, key=lambda r: str(r["id"]))

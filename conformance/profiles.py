@@ -20,6 +20,7 @@ from gateway.tables import EXT_BOROUGH
 from services.careplans.domain import codes as cp
 from services.referrals.domain import codes as rf
 from services.referrals.service import episodes as referral_episodes
+from services.transitions.domain import codes as tr
 
 SD = f"{BASE}/StructureDefinition"
 CORE = "http://hl7.org/fhir/StructureDefinition"
@@ -32,6 +33,8 @@ CAREPLAN = "coproduced-careplan"
 PATIENT = "nhs-patient"
 EPISODE = "caseload-episodeofcare"
 CONTACT = "contact-encounter"
+TRANSITION_PLAN = "transition-plan"
+TRANSITION_CASE = "transition-case-task"
 
 
 @dataclass(frozen=True)
@@ -488,10 +491,152 @@ def contact() -> Profile:
     )
 
 
+def transition_plan() -> Profile:
+    """The transition plan (services/transitions/service/planning.py `record_meeting`, `record_agreement`;
+    services/transitions/service/validation.py `validate_care_plan`)."""
+    plan = "CarePlan"
+    ext = f"{plan}.extension"
+    agreement = f"{ext}:youngPersonAgreement"
+    detail = f"{plan}.activity.detail"
+    return Profile(
+        TRANSITION_PLAN,
+        plan,
+        "Continuum transition plan",
+        "A young person's plan for moving from children's to adult mental health services (NHS Data Dictionary "
+        "'Child or Young Person's Mental Health Transition Plan'). The transitions service writes it at the "
+        "phase-3 multi-agency meeting ($record-meeting): a draft naming each destination (FR-61), shared with "
+        "the young person ($share-plan) and active only once they agree to it ($record-agreement, FR-56). "
+        "Clients read it; they do not write it.",
+        (
+            el(
+                plan,
+                constraint=[
+                    rule(
+                        "cont-transition-plan-agreed",
+                        "A transition plan is active only when the young person has agreed to it, after it was "
+                        "shared with them (FR-56)",
+                        f"status = 'active' implies (extension('{tr.EXT_AGREEMENT}').extension('decision').value "
+                        f"= 'agreed' and extension('{tr.EXT_SHARED}').exists())",
+                    )
+                ],
+            ),
+            sliced_by_url(ext),
+            *extension(
+                f"{ext}:case",
+                tr.EXT_CASE,
+                "Reference",
+                min_=1,
+                targets=("Task",),
+                short="The transition case (Task) the plan belongs to",
+            ),
+            *extension(
+                f"{ext}:sharedWithYoungPerson",
+                tr.EXT_SHARED,
+                "dateTime",
+                short="When the plan was shared with the young person ($share-plan)",
+            ),
+            *extension(agreement, tr.EXT_AGREEMENT, None, short="The young person's decision ($record-agreement)"),
+            *sub_extension(agreement, "decision", "code", min_=1, binding="transition-plan-agreement"),
+            *sub_extension(agreement, "decidedBy", "Reference", min_=1),
+            *sub_extension(agreement, "recorded", "dateTime", min_=1),
+            *sub_extension(agreement, "note", "string"),
+            el(f"{plan}.intent", fixedCode="plan"),
+            sliced_by_pattern(f"{plan}.category", min=1),
+            el(
+                f"{plan}.category:transitionPlan",
+                min=1,
+                max="1",
+                patternCodeableConcept={"coding": [{"system": tr.CS_CAREPLAN_CATEGORY, "code": "transition-plan"}]},
+            ),
+            el(f"{plan}.subject", type=ref("Patient"), short="The young person"),
+            el(
+                f"{plan}.contributor",
+                min=1,
+                short="The young person and the meeting's attendees: the plan is co-produced (Q-TR-08)",
+            ),
+            el(f"{plan}.activity", min=1, short="One activity per destination (FR-61)"),
+            el(f"{detail}.code", min=1, binding=bound("transition-destination")),
+            el(f"{detail}.performer", min=1, max="1", type=ref("HealthcareService"), short="The receiving service"),
+            el(
+                f"{detail}.reasonCode",
+                binding=bound("transitions-clinical-service-reason"),
+                short="Why the Transitions team's own clinical service is the destination",
+            ),
+        ),
+    )
+
+
+def transition_case() -> Profile:
+    """The transition case Task (services/transitions/service/opening.py `open_case`, case.py, the steps)."""
+    task = "Task"
+    ext = f"{task}.extension"
+    high_risk = f"{ext}:highRisk"
+    alternative = f"{ext}:agreedAlternativeTime"
+    return Profile(
+        TRANSITION_CASE,
+        task,
+        "Continuum transition case (Task)",
+        "A young person's move from children's to adult mental health services, opened with "
+        "$open-transition (FR-52): its businessStatus is the phase (1 to 5, or closed), moved only by the "
+        "case's named operations, in order (FR-59). Each phase has its own Task (partOf the case). "
+        "Clients read it; they do not write it.",
+        (
+            sliced_by_url(ext),
+            *extension(
+                f"{ext}:phase1Deadline",
+                tr.EXT_PHASE1_DEADLINE,
+                "date",
+                short="The pre-transition discussion is due before this date (17½, FR-53)",
+            ),
+            *extension(
+                f"{ext}:plannedActionDate",
+                tr.EXT_PLANNED_ACTION,
+                "date",
+                short="When the agreed plan is to be actioned (18, or an agreed alternative time, FR-57)",
+            ),
+            *extension(high_risk, tr.EXT_HIGH_RISK, None, short="The high-risk flag and why (FR-60)"),
+            *sub_extension(high_risk, "flag", "boolean", min_=1),
+            *sub_extension(high_risk, "reason", "CodeableConcept", max_="*", binding="transition-high-risk-reason"),
+            *sub_extension(high_risk, "note", "string"),
+            *sub_extension(high_risk, "recorded", "dateTime", min_=1),
+            *extension(alternative, tr.EXT_ALTERNATIVE_TIME, None, short="Written by $set-action-date (FR-57)"),
+            *sub_extension(alternative, "date", "date", min_=1),
+            *sub_extension(alternative, "agreedBy", "Reference", min_=1, max_="*"),
+            *sub_extension(alternative, "rationale", "string", min_=1),
+            *sub_extension(alternative, "recorded", "dateTime", min_=1),
+            *extension(f"{ext}:changedBy", tr.EXT_CHANGED_BY, "Reference", short="Who moved it last"),
+            el(f"{task}.statusReason", binding=bound("transition-status-reason")),
+            el(f"{task}.businessStatus", min=1, binding=bound("transition-phase")),
+            el(f"{task}.intent", fixedCode="plan"),
+            el(
+                f"{task}.code",
+                min=1,
+                patternCodeableConcept={"coding": [{"system": tr.CS_TASK, "code": tr.TaskCode.CASE.value}]},
+            ),
+            el(f"{task}.for", min=1, type=ref("Patient"), short="The young person"),
+            el(f"{task}.requester", min=1, type=ref("PractitionerRole"), short="The referring worker"),
+            el(f"{task}.owner", min=1, type=ref("HealthcareService"), short="The team responsible for the phase"),
+            el(f"{task}.authoredOn", min=1),
+            el(f"{task}.input.type", binding=bound("transition-task-input")),
+            el(f"{task}.output.type", binding=bound("transition-task-output")),
+        ),
+    )
+
+
 def all_profiles() -> list[Profile]:
     """Every profile, sorted by id."""
     return sorted(
-        [referral(), referral_task(), dialog_response(), careplan(), patient(), episode(), contact()],
+        [
+            referral(),
+            referral_task(),
+            dialog_response(),
+            careplan(),
+            patient(),
+            episode(),
+            contact(),
+            transition_plan(),
+            transition_case(),
+        ],
         key=lambda p: p.id,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from gateway.conformance_routes import VALIDATE_DEFINITION, capability_resources, point_to_profiles
 from gateway.proxy import Services, Upstream
 from gateway.search_specs import SPECS
 from services.kit.errors import FhirError
@@ -30,7 +31,7 @@ def gateway_resources() -> list[dict[str, Any]]:
                 "readHistory": True,
                 "searchParam": [{"name": p.name, "type": p.type} for p in spec.params.values()],
                 "operation": [
-                    {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"},
+                    {"name": "validate", "definition": VALIDATE_DEFINITION},
                     *_OWN_OPERATIONS.get(spec.resource_type, []),
                 ],
             }
@@ -55,13 +56,24 @@ def merge(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(merged.values(), key=lambda r: r["type"])
 
 
+def validated_everywhere(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The gateway answers `$validate` on every type; a type whose service has none uses the gateway's own."""
+    for resource in resources:
+        if not any(op["name"] == "validate" for op in resource.get("operation", [])):
+            resource["operation"] = [
+                *resource.get("operation", []),
+                {"name": "validate", "definition": VALIDATE_DEFINITION},
+            ]
+    return resources
+
+
 async def capability_statement(services: Services, gateway_base: str) -> dict[str, Any]:
     """The merged CapabilityStatement; a service that cannot be reached is left out and named."""
     names = list(services.urls)
     answers = await asyncio.gather(
         *(services.send(n, "GET", "/metadata", gateway_base=gateway_base) for n in names), return_exceptions=True
     )
-    resources = gateway_resources()
+    resources = gateway_resources() + capability_resources()
     missing = []
     for name, answer in zip(names, answers, strict=True):
         if isinstance(answer, Upstream) and answer.status == 200:
@@ -98,7 +110,7 @@ async def capability_statement(services: Services, gateway_base: str) -> dict[st
                     ],
                     "description": "OAuth2 client credentials at /auth/token; RS256 JWTs with SMART v2 scopes",
                 },
-                "resource": merge(resources),
+                "resource": point_to_profiles(validated_everywhere(merge(resources))),
                 "operation": [
                     {
                         "name": "process-message",

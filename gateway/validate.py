@@ -59,6 +59,8 @@ CS_STATE = f"{CS}/referral-state"
 CS_TASK = f"{CS}/task-code"
 CS_MODE = f"{CS}/contact-mode"
 CS_CAREPLAN_CATEGORY = f"{CS}/careplan-category"
+TRANSITION_AGREEMENT = f"{SD}/transition-plan-young-person-agreement"
+TRANSITION_SHARED = f"{SD}/transition-plan-shared-with-young-person"
 
 _ID = r"[A-Za-z0-9\-\.]{1,64}"
 _RELATIVE = re.compile(rf"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>{_ID})(/_history/{_ID})?$")
@@ -751,7 +753,29 @@ def _dialog_items(node: Json, path: str, data: Conformance) -> Iterator[Finding]
 
 Invariant = Callable[[Json, str, Conformance], Iterator[Finding]]
 
+
+def _transition_plan_agreed(node: Json, path: str, data: Conformance) -> Iterator[Finding]:
+    if node.get("status") != "active":
+        return
+    urls = {e.get("url"): e for e in node.get("extension") or [] if isinstance(e, dict)}
+    agreement = urls.get(TRANSITION_AGREEMENT) or {}
+    decisions = [p.get("valueCode") for p in agreement.get("extension") or [] if p.get("url") == "decision"]
+    if decisions != ["agreed"]:
+        yield error(
+            "business-rule",
+            "A transition plan is active only when the young person has agreed to it (FR-56)",
+            f"{path}.extension('{_short(TRANSITION_AGREEMENT)}')",
+        )
+    if TRANSITION_SHARED not in urls:
+        yield error(
+            "business-rule",
+            "A transition plan is agreed only after it was shared with the young person (FR-56)",
+            f"{path}.extension('{_short(TRANSITION_SHARED)}')",
+        )
+
+
 INVARIANTS: dict[str, Invariant] = {
+    "cont-transition-plan-agreed": _transition_plan_agreed,
     "cont-sr-reason": _sr_reason,
     "cont-task-status": _task_status,
     "cont-contact-finished": _contact_finished,
@@ -786,6 +810,11 @@ DEFAULTS: dict[str, tuple[str, Callable[[Json], bool]]] = {
     "nhs-patient": ("Patient", lambda r: any(i.get("system") == NHS_NUMBER for i in r.get("identifier") or [])),
     "caseload-episodeofcare": ("EpisodeOfCare", lambda r: True),
     "contact-encounter": ("Encounter", lambda r: True),
+    "transition-case-task": ("Task", lambda r: "transition-case" in _codes_in(r.get("code"), CS_TASK)),
+    "transition-plan": (
+        "CarePlan",
+        lambda r: "transition-plan" in _codes_in(r.get("category"), CS_CAREPLAN_CATEGORY),
+    ),
 }
 
 

@@ -67,6 +67,9 @@ class Principal:
             raise Forbidden(f"The token's scopes do not allow '{interaction}' on {resource_type}", "Authorization")
 
 
+# The published definitions (profiles, code systems, value sets, operations) the gateway serves.
+CONFORMANCE_TYPES = frozenset({"StructureDefinition", "CodeSystem", "ValueSet", "OperationDefinition"})
+
 OPEN = Principal("anonymous-development", frozenset({"system/*.cruds", "validate"}))
 
 
@@ -178,6 +181,8 @@ def authorize(principal: Principal, method: str, path: str) -> None:
         if "validate" in principal.scopes or principal.allows(kind, "c"):
             return
         raise Forbidden(f"The token's scopes do not allow $validate on {kind}", "Authorization")
+    if kind in CONFORMANCE_TYPES and interaction in ("r", "s") and "validate" in principal.scopes:
+        return  # what $validate checks against is readable with the right to validate
     principal.require(kind, interaction)
 
 

@@ -1,5 +1,5 @@
-"""Conformance fixtures: the referrals, care-plans and gateway apps in-process, each on its own
-migrated database (per engine), joined as the gateway tests join them."""
+"""Conformance fixtures: the referrals, care-plans, transitions and gateway apps in-process, each on
+its own migrated database (per engine), joined as the gateway tests join them."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ from services.kit.testing import empty_tables, migrated_database
 from services.referrals.main import create_app as referrals_app
 from services.referrals.persistence.tables import metadata as referrals_metadata
 from services.referrals.settings import Settings as ReferralsSettings
+from services.transitions.main import create_app as transitions_app
+from services.transitions.persistence.tables import metadata as transitions_metadata
+from services.transitions.settings import Settings as TransitionsSettings
 from tests.gateway.conftest import Network, _forget_gateway_records
+from tests.transitions.fakes import GATEWAY as FAKE_GATEWAY
+from tests.transitions.fakes import FakeGateway
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +41,13 @@ async def conformance_referrals_db(engine: str, tmp_path_factory: pytest.TempPat
 async def conformance_careplans_db(engine: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """A care-plans database, once per engine."""
     async with migrated_database("careplans", engine, Path(tmp_path_factory.mktemp(f"cf-cp-{engine}"))) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def conformance_transitions_db(engine: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A transitions database, once per engine."""
+    async with migrated_database("transitions", engine, Path(tmp_path_factory.mktemp(f"cf-tr-{engine}"))) as url:
         yield url
 
 
@@ -68,6 +80,57 @@ async def careplans(conformance_careplans_db: str, clock: FixedClock) -> AsyncIt
     await publish_definitions(app)
     yield app
     await empty_tables(app.state.database, careplans_metadata)
+    await app.state.database.dispose()
+
+
+@pytest.fixture
+def transitions_gateway() -> FakeGateway:
+    """The gateway as the transitions service sees it: the examples' young person is on a CYPMHS caseload."""
+    gateway = FakeGateway()
+    gateway.young_person("example-patient")
+    return gateway
+
+
+@pytest.fixture
+async def transitions(
+    conformance_transitions_db: str, clock: FixedClock, transitions_gateway: FakeGateway
+) -> AsyncIterator[FastAPI]:
+    """The transitions service, with the gateway it calls faked; emptied after each test."""
+    settings = TransitionsSettings(
+        database_url=conformance_transitions_db, gateway_url=FAKE_GATEWAY, run_background_tasks=False
+    )
+    app = transitions_app(settings, clock, transitions_gateway.transport)
+    yield app
+    await empty_tables(app.state.database, transitions_metadata)
+    await app.state.database.dispose()
+
+
+def _gateway_settings(database_url: str) -> GatewaySettings:
+    return GatewaySettings(
+        database_url=database_url,
+        referrals_url="http://referrals.internal",
+        careplans_url="http://careplans.internal",
+        transitions_url="http://transitions.internal",
+        run_background_tasks=False,
+        upstream_timeout_seconds=2.0,
+    )
+
+
+@pytest.fixture
+def network(referrals: FastAPI, careplans: FastAPI, transitions: FastAPI) -> Network:
+    """The three services, as the gateway reaches them."""
+    return Network(
+        {"referrals.internal": referrals, "careplans.internal": careplans, "transitions.internal": transitions}
+    )
+
+
+@pytest.fixture
+async def full_gateway(conformance_gateway_db: str, network: Network, clock: FixedClock) -> AsyncIterator[Any]:
+    """The gateway with all three services behind it."""
+    app = gateway_app(_gateway_settings(conformance_gateway_db), clock, transport=network)
+    yield app
+    await _forget_gateway_records(app.state.database)
+    await app.state.services.close()
     await app.state.database.dispose()
 
 
@@ -106,6 +169,20 @@ async def referrals_client(referrals: FastAPI) -> AsyncIterator[httpx.AsyncClien
 async def careplans_client(careplans: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the care-plans service."""
     async for c in _client(careplans, "http://careplans.test"):
+        yield c
+
+
+@pytest.fixture
+async def full_gateway_client(full_gateway: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway with all three services behind it."""
+    async for c in _client(full_gateway, "http://gateway.test"):
+        yield c
+
+
+@pytest.fixture
+async def transitions_client(transitions: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the transitions service."""
+    async for c in _client(transitions, "http://transitions.test"):
         yield c
 
 

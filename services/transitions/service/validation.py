@@ -18,8 +18,11 @@ from services.transitions.domain.codes import (
     CS_DESTINATION,
     CS_PHASE,
     CS_TASK,
+    EXT_AGREEMENT,
     EXT_RESPONDENT,
+    EXT_SHARED,
     FEEDBACK_QUESTIONNAIRE,
+    Agreement,
     ClinicalServiceReason,
     DestinationKind,
     Respondent,
@@ -41,11 +44,21 @@ async def validate_task(ctx: Context, resource: dict[str, Any]) -> None:
 
 
 async def validate_care_plan(ctx: Context, resource: dict[str, Any]) -> None:
-    """A transition plan: its category, and destinations of the kinds FR-61 allows."""
+    """A transition plan: its category, agreed when active, and destinations of the kinds FR-61 allows."""
     if coding_code(resource.get("category"), CS_CAREPLAN_CATEGORY) != "transition-plan":
         raise Unprocessable(
             f"A transition plan has the category {CS_CAREPLAN_CATEGORY}|transition-plan", "CarePlan.category"
         )
+    if resource.get("status") == "active":
+        # Only the young person's agreement, after the plan was shared, formalises it (FR-56).
+        parts = (extension(resource, EXT_AGREEMENT) or {}).get("extension") or []
+        decisions = [p.get("valueCode") for p in parts if p.get("url") == "decision"]
+        if decisions != [Agreement.AGREED.value] or extension(resource, EXT_SHARED) is None:
+            raise Unprocessable(
+                "A transition plan is active only when the young person has agreed to it, after it was shared "
+                "with them (FR-56)",
+                "CarePlan.extension('transition-plan-young-person-agreement')",
+            )
     for index, item in enumerate(resource.get("activity") or []):
         detail = item.get("detail") or {}
         where = f"CarePlan.activity[{index}].detail"
