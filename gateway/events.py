@@ -40,6 +40,7 @@ INTERNAL: dict[str, tuple[str, ...]] = {
         "coproduced-careplan-completed",
         "intervention-started",
         "patient-upserted",
+        "carer-sharing-changed",
     ),
 }
 

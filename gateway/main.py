@@ -25,9 +25,10 @@ from fastapi.responses import Response
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway import sharing, tables
+from gateway import ratelimit, sharing, tables
 from gateway.auth import TokenIssuer, load_clients
 from gateway.capability import capability_statement
+from gateway.conformance_routes import router as conformance_router
 from gateway.context import ContextDep, get_context
 from gateway.epr import router as epr_router
 from gateway.epr.inbox import ensure_epr_subscriptions
@@ -185,6 +186,7 @@ async def post_consent(request: Request, ctx: ContextDep) -> Response:
     """Record a person's information-sharing decision (permit or deny a carer or partner)."""
     consent = _checked_consent(await fhir_body("Consent")(request))
     stored = await ctx.repo("Consent").create(consent, str(uuid.uuid4()), ctx.now)
+    await sharing.publish_carer_sharing(ctx.session, [consent], ctx.now)
     return created_response(request, "Consent", stored)
 
 
@@ -203,7 +205,10 @@ async def put_consent(id: IdPath, request: Request, ctx: ContextDep) -> Response
     expected = if_match(request, required=False)
     if expected is not None and expected != current.version_id:
         raise PreconditionFailed(f'If-Match W/"{expected}" is not the current version', "If-Match")
-    return stored_response(await ctx.repo("Consent").update(consent, current, ctx.now))
+    stored = await ctx.repo("Consent").update(consent, current, ctx.now)
+    # Carers named before and after: one dropped from the decision is told it no longer holds.
+    await sharing.publish_carer_sharing(ctx.session, [current.resource(), consent], ctx.now)
+    return stored_response(stored)
 
 
 CS_FLAG = "https://continuum.example.org/fhir/CodeSystem/patient-flag"
@@ -644,6 +649,7 @@ def create_app(
         description="One FHIR R4 base for EPR integrators: identity, directory, routing, events.",
     )
     app.state.settings = settings
+    ratelimit.install(app, settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.clock = clock or SystemClock()
     app.state.database = Database(settings.database_url)
     app.state.services = Services(service_urls, settings.upstream_timeout_seconds, transport)
@@ -654,6 +660,8 @@ def create_app(
         )
     app.include_router(router)
     app.include_router(epr_router)
+    # Before `fhir`: $validate on every type, and the conformance types, are answered here.
+    app.include_router(conformance_router)
     app.include_router(fhir)
     app.add_middleware(GatewayMiddleware, database_of=lambda: app.state.database, clock_of=lambda: app.state.clock)
     return app

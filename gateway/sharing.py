@@ -9,8 +9,10 @@ permit the reader; revoking it stops the next read.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -18,7 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import tables
+from gateway.events import accept_event
 from services.kit.auth import Principal
+from services.kit.clock import instant
 from services.kit.errors import Forbidden
 
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
@@ -158,3 +162,34 @@ async def check_consent(session: AsyncSession, patients: Iterable[str | None], a
     for patient in patients:
         if patient is None or not await consent_permits(session, patient, actor):
             raise Forbidden(f"{patient or 'The person'} has not consented to sharing with {actor} (FR-72)", "Consent")
+
+
+async def publish_carer_sharing(session: AsyncSession, consents: Iterable[dict[str, Any]], now: datetime) -> None:
+    """Tell the services whether each carer these Consents name may now be told about the person's care.
+
+    The decision sent is the one `consent_permits` reaches after the change (the latest active
+    Consent naming the carer), so a revoked or replaced decision is sent as it now stands (FR-15).
+    """
+    named = {
+        (patient, actor)
+        for consent in consents
+        if (patient := (consent.get("patient") or {}).get("reference"))
+        for actor in _actors(consent)
+        if actor.startswith("RelatedPerson/")
+    }
+    for patient, carer in sorted(named):
+        event = {
+            "id": str(uuid.uuid4()),
+            "type": "carer-sharing-changed",
+            "source": "gateway",
+            "time": instant(now),
+            "subject": patient,
+            "carer": carer,
+            "permitted": await consent_permits(session, patient, carer),
+        }
+        await accept_event(session, event, now)
+
+
+def _actors(consent: dict[str, Any]) -> set[str]:
+    provision = consent.get("provision") or {}
+    return {str((a.get("reference") or {}).get("reference")) for a in provision.get("actor") or []}

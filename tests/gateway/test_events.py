@@ -180,6 +180,59 @@ async def test_a_delivered_patient_event_lets_referrals_record_the_communication
     assert {"url": "needs", "valueString": "Easy read"} in needs["extension"]
 
 
+def carer_consent(status: str = "active") -> dict[str, Any]:
+    """The person's decision to let their mother be told about their care."""
+    return {
+        "resourceType": "Consent",
+        "status": status,
+        "scope": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]
+        },
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": "Patient/p-1"},
+        "provision": {
+            "type": "permit",
+            "actor": [{"role": {"coding": [{"code": "IRCP"}]}, "reference": {"reference": "RelatedPerson/mum"}}],
+        },
+    }
+
+
+async def carer_letters(client: httpx.AsyncClient, referral_id: str) -> list[dict[str, Any]]:
+    found = (await client.get("/fhir/Communication", params={"based-on": f"ServiceRequest/{referral_id}"})).json()
+    return [
+        e["resource"]
+        for e in found.get("entry", [])
+        if e["resource"]["recipient"] == [{"reference": "RelatedPerson/mum"}]
+    ]
+
+
+async def test_a_carers_consent_reaches_referrals_and_the_carer_gets_the_waiting_letter_until_revoked(
+    client: httpx.AsyncClient, gateway: Any, network: Network, clock: FixedClock
+) -> None:
+    """FR-15 across the gateway: each Consent change is sent as the decision now stands for each carer it names."""
+    given = await client.post("/fhir/Consent", json=carer_consent(), headers=FHIR)
+    assert given.status_code == 201, given.text
+    [row] = [r for r in await deliveries(gateway) if r.subscription == "internal-referrals-carer-sharing-changed"]
+    event = orjson.loads(row.payload)
+    assert (event["subject"], event["carer"], event["permitted"]) == ("Patient/p-1", "RelatedPerson/mum", True)
+    assert await deliver(gateway, network, clock) == 1
+    first, task = await referral_with_episode(client)
+    assert (await operate(client, task, "accept", ACCEPT_WITH_SUPPORT)).status_code == 200
+    assert len(await carer_letters(client, first["id"])) == 1
+
+    clock.advance(minutes=5)
+    revoked = {**given.json(), "status": "inactive"}
+    assert (await client.put(f"/fhir/Consent/{revoked['id']}", json=revoked, headers=FHIR)).status_code == 200
+    assert await deliver(gateway, network, clock) == 1
+    second = await create_referral(client, referral(performer="HealthcareService/barnet-eip"))
+    [later_task] = (
+        await client.get("/fhir/Task", params={"focus": f"ServiceRequest/{second['id']}", "code": "referral"})
+    ).json()["entry"]
+    accepted = await operate(client, later_task["resource"], "accept", ACCEPT_WITH_SUPPORT)
+    assert accepted.status_code == 200, accepted.text
+    assert await carer_letters(client, second["id"]) == []
+
+
 async def test_a_patient_event_waits_while_referrals_is_down(
     client: httpx.AsyncClient, gateway: Any, network: Network, clock: FixedClock
 ) -> None:

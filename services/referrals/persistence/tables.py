@@ -183,7 +183,22 @@ patient_facts = Table(
     Column("interpreter", Boolean, nullable=True),
     Column("communication_needs", Text, nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # Equity reporting (FR-82): NHS ethnic category code ("Z" declined, NULL missing), FHIR
+    # administrative gender, IMD decile (1 = most deprived).
+    Column("ethnic_category", String(8), nullable=True),
+    Column("sex", String(16), nullable=True),
+    Column("deprivation_decile", Integer, nullable=True),
 )
+
+carer_sharing = Table(
+    "carer_sharing",
+    metadata,
+    Column("patient", String(80), primary_key=True),
+    Column("carer", String(80), primary_key=True),
+    Column("permitted", Boolean, nullable=False),
+    Column("decided_at", UtcDateTime(), nullable=False),
+)
+"""Whether the person lets each carer be told about their care: the latest decision the gateway sent (FR-15)."""
 
 clock_event = Table(
     "clock_event",

@@ -235,6 +235,13 @@ async def apply_event(ctx: Context, event: dict[str, Any]) -> bool:
             return False
         await upsert_patient(ctx, event.get("resource"))
         return True
+    if event_type == "carer-sharing-changed":
+        from services.referrals.service.patients import record_carer_sharing
+
+        if not await first_delivery(ctx.session, tables.inbox, event_id, event_type, ctx.now):
+            return False
+        await record_carer_sharing(ctx, event)
+        return True
     milestone = _EVENT_MILESTONE.get(event_type)
     if milestone is None:
         raise BadRequest(f"Event type {event_type!r} is not one the referrals service consumes", "type")

@@ -70,6 +70,7 @@ from services.referrals.persistence import tables
 from services.referrals.service import access
 from services.referrals.service.context import Context, new_id, stamp_actor, team_reference
 from services.referrals.service.episodes import new_episode, settle_referral_episodes
+from services.referrals.service.patients import permitted_carers
 
 EXT_EXPECTED_WAIT = "https://continuum.example.org/fhir/StructureDefinition/expected-wait-days"
 CS_OUTPUT = "https://continuum.example.org/fhir/CodeSystem/referral-task-output"
@@ -655,6 +656,17 @@ async def _tell_the_wait(
             }
         ]
     await ctx.repo("Communication").create(communication, new_id(), ctx.now)
+    # A copy to each carer the person lets be told about their care (FR-15).
+    for carer in await permitted_carers(ctx, ref(referral.get("subject")) or ""):
+        copy = {
+            **communication,
+            "recipient": [{"reference": carer}],
+            "payload": [
+                {"contentString": "A copy for the person's carer, sent with their agreement."},
+                *communication["payload"],
+            ],
+        }
+        await ctx.repo("Communication").create(copy, new_id(), ctx.now)
 
 
 def _describe(ctx: Context, reference_: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ from tests.referrals.builders import (
     referral_with_episode,
     task_for,
 )
-from tests.referrals.events import upsert_patient
+from tests.referrals.events import send, upsert_patient
 
 RECEIVING = "PractitionerRole/barnet-psychosis-worker"
 
@@ -192,6 +193,54 @@ async def test_accepting_tells_the_person_their_wait_exactly_once(client: httpx.
     versions = [e["valueString"] for e in letter["extension"] if e["url"] == EXT_WAITING_WELL_VERSION]
     assert versions == ["2026-02"]
     assert letter["recipient"] == [{"reference": "Patient/p-1"}]
+
+
+def carer_sharing(carer: str, permitted: bool, time: str, patient: str = "Patient/p-1") -> dict[str, Any]:
+    """A carer-sharing-changed event as the gateway sends it when the person's Consent changes."""
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "carer-sharing-changed",
+        "source": "gateway",
+        "time": time,
+        "subject": patient,
+        "carer": carer,
+        "permitted": permitted,
+    }
+
+
+async def waiting_letters(client: httpx.AsyncClient, referral_id: str) -> dict[str, dict[str, Any]]:
+    found = (await client.get("/fhir/Communication", params={"based-on": f"ServiceRequest/{referral_id}"})).json()
+    return {e["resource"]["recipient"][0]["reference"]: e["resource"] for e in found.get("entry", [])}
+
+
+async def test_a_carer_the_person_permits_gets_a_copy_of_the_waiting_letter(client: httpx.AsyncClient) -> None:
+    """FR-15: the Communication goes to the person, and to each carer while sharing with them is permitted."""
+    await send(client, carer_sharing("RelatedPerson/mum", True, "2026-01-05T08:00:00Z"))
+    await send(client, carer_sharing("RelatedPerson/neighbour", False, "2026-01-05T08:00:00Z"))
+    created, task = await referral_with_episode(client)
+    assert (await operate(client, task, "accept", ACCEPT_WITH_SUPPORT)).status_code == 200
+    letters = await waiting_letters(client, created["id"])
+    assert set(letters) == {"Patient/p-1", "RelatedPerson/mum"}
+    person, carer = letters["Patient/p-1"], letters["RelatedPerson/mum"]
+    assert carer["payload"][1:] == person["payload"]
+    assert "copy for the person's carer" in carer["payload"][0]["contentString"]
+    assert carer["subject"] == person["subject"] == {"reference": "Patient/p-1"}
+
+
+async def test_a_revoked_or_older_decision_sends_no_copy(client: httpx.AsyncClient) -> None:
+    """A revoke stops the copies; a decision delivered late never overrides a newer one."""
+    await send(client, carer_sharing("RelatedPerson/mum", False, "2026-01-05T08:30:00Z"))
+    await send(client, carer_sharing("RelatedPerson/mum", True, "2026-01-05T08:00:00Z"))  # older, arrives later
+    created, task = await referral_with_episode(client)
+    assert (await operate(client, task, "accept", ACCEPT_WITH_SUPPORT)).status_code == 200
+    assert set(await waiting_letters(client, created["id"])) == {"Patient/p-1"}
+
+
+async def test_a_carer_sharing_event_that_names_no_carer_is_refused(client: httpx.AsyncClient) -> None:
+    bad = {**carer_sharing("RelatedPerson/mum", True, "2026-01-05T08:00:00Z"), "carer": "Practitioner/x"}
+    assert_outcome(await client.post("/internal/events", json=bad), 400, "invalid", "carer")
+    no_time = {**carer_sharing("RelatedPerson/mum", True, "2026-01-05T08:00:00Z"), "time": "soon"}
+    assert_outcome(await client.post("/internal/events", json=no_time), 400, "invalid", "time")
 
 
 async def test_accepting_opens_a_waiting_episode_and_keeps_the_core_episode(
