@@ -94,6 +94,12 @@ EXAMPLES: dict[str, tuple[Fixture, tuple[str, str], str]] = {
         NOVEMBER,
         "three of the five had been sent their expected wait by the end of November",
     ),
+    "ethnicity-recorded": (
+        referrals_fixtures._ethnicity_recording,
+        NOVEMBER,
+        "sixteen referrals received in November: five people of white British ethnicity, five who "
+        "declined to say (recorded) and six with no ethnicity recorded",
+    ),
     "referral-to-first-contact": (
         referrals_fixtures._contacts,
         NOVEMBER,
@@ -357,12 +363,13 @@ NOT_YET = """\
   referral and step-up/step-down volumes and times, overrides of FR-9, waiting-well information sent
   (M-18), M-8 timely support, M-34/M-35 CMH and CYP PROM coverage by service line, the BAME vs
   White SQOL gap (M-38, needs ethnicity in care plans), transition plan coverage, median age at
-  phase 1 and CYP-to-adult gap (M-49, M-56), data-quality completeness of each protected
-  characteristic (FR-91), representation against population shares (FR-92), crisis response
-  (FR-93); the annual equality report extract (FR-95).
+  phase 1 and CYP-to-adult gap (M-49, M-56), data-quality completeness of the protected
+  characteristics other than ethnicity (FR-91: `ethnicity-recorded` covers ethnicity), SNOMED
+  coding and submission coverage, representation against population shares (FR-92), crisis
+  response (FR-93); the annual equality report extract (FR-95).
 - `GET /metrics/definitions` (FR-96) is served as `GET /fhir/Measure`; there is no separate
-  endpoint. The extract and `$evaluate-measure` have no Continuum OperationDefinition (the latter is
-  the standard `Measure-evaluate-measure`), and the CapabilityStatements do not list `Measure` yet.
+  endpoint. Each CapabilityStatement lists `Measure`, and `Measure-evaluate-measure` and
+  `ServiceRequest-mhsds-extract` are published OperationDefinitions.
 - Complementary suppression (see above).
 """
 

@@ -350,6 +350,28 @@ MEASURES: tuple[MeasureDef, ...] = (
         cohort="escalation-resolved",
         percentiles=(("median", 0.5), ("p90", 0.9)),
     ),
+    MeasureDef(
+        id="ethnicity-recorded",
+        title="Referred people whose ethnicity is recorded (declared, or asked and declined)",
+        metric="FR-91 (data quality: completeness of a protected characteristic)",
+        description=(
+            "Of the referrals received in the period, the share whose person has an NHS ethnic category "
+            "recorded. 'Z' (not stated: the person was asked and declined) counts as recorded; missing is no "
+            "category at all (FR-78). The ethnicity stratifier keeps 'not-stated' and 'unknown' apart."
+        ),
+        populations=(
+            ("initial-population", "Referral Tasks received in the period"),
+            ("denominator", "The same referrals"),
+            ("numerator", "Those whose person has an ethnic category recorded, 'not stated' included"),
+        ),
+        scoring="proportion",
+        improvement="increase",
+        target="All: every person's ethnicity declared or declined, never missing",
+        target_value=1.0,
+        quotes=("003:572",),
+        requirement="FR-91",
+        cohort="received",
+    ),
 )
 
 CATALOGUE = Catalogue("referrals", MEASURES, DIMENSIONS, STRATIFIERS)

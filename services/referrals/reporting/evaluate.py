@@ -140,6 +140,9 @@ def cohort(measure: MeasureDef, period: Period, teams: Mapping[str, Team], diale
             resolved = escalation.c.last_updated
             where += [escalation.c.status == "completed", resolved >= lower, resolved < upper]
             observation = elapsed_days(escalation.c.authored_on, resolved, dialect)
+    elif measure.cohort == "received":
+        where.append(received)
+        numerator = pf.c.ethnic_category.is_not(None)
     elif measure.cohort == "declined":
         where += [received, t.c.business_status.in_(DECLINED)]
     elif measure.cohort == "gp-re-referral":

@@ -43,7 +43,7 @@ MASKED = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-ab
 async def test_every_measure_is_a_valid_r4_measure_with_its_definition(client: httpx.AsyncClient) -> None:
     bundle = (await client.get("/fhir/Measure")).json()
     assert bundle["resourceType"] == "Bundle"
-    assert bundle["total"] == 16
+    assert bundle["total"] == 17
     ids = {e["resource"]["id"] for e in bundle["entry"]}
     assert {"referral-to-clock-stop", "acceptance-rate", "gp-re-referral-requests", "told-expected-wait"} <= ids
     for entry in bundle["entry"]:
@@ -594,3 +594,31 @@ async def test_time_to_decision_and_escalations(app: FastAPI, client: httpx.Asyn
     resolved = await report(client, "escalation-resolution-time", *november)
     assert population(resolved["group"][0], "initial-population") == 2  # 1.5 and 4 days
     assert (score(resolved["group"][0]), score(resolved["group"][1])) == (2.75, 3.75)  # p90: 1.5 + 0.9 x 2.5
+
+
+async def _ethnicity_recording(app: FastAPI) -> None:
+    received = at("2025-11-10T09:00:00")
+    people: list[tuple[str, dict[str, Any]]] = [
+        *((f"e{i}", {"ethnic_category": "A"}) for i in range(1, 6)),  # white British: recorded
+        *((f"e{i}", {"ethnic_category": "Z"}) for i in range(6, 11)),  # asked and declined: recorded
+        *((f"e{i}", {"sex": "female"}) for i in range(11, 16)),  # known, ethnicity missing
+    ]  # fmt: skip
+    rows = [referral_rows(team=BARNET, patient=person, clock_start=received) for person, _ in people]
+    rows.append(referral_rows(team=BARNET, patient="e16", clock_start=received))  # no facts at all: missing
+    rows.append(referral_rows(team=BARNET, patient="e1", clock_start=at("2025-12-02T09:00:00")))  # after the period
+    await insert(app, rows, demographics=dict(people))
+
+
+async def test_ethnicity_recorded_counts_declined_as_recorded_and_missing_as_not(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """FR-91, FR-78: completeness of ethnicity among the people referred in the period."""
+    await _ethnicity_recording(app)
+    body = await report(client, "ethnicity-recorded", "2025-11-01", "2025-11-30")
+    group = body["group"][0]
+    # 16 referrals received in November; recorded: e1-e5 (A) and e6-e10 (Z) = 10.
+    assert (population(group, "denominator"), population(group, "numerator"), score(group)) == (16, 10, 0.625)
+    ethnicity = strata(body, "ethnicity")
+    assert set(ethnicity) == {"white", "not-stated", "unknown"}
+    assert (population(ethnicity["not-stated"], "numerator"), score(ethnicity["not-stated"])) == (5, 1.0)
+    assert (population(ethnicity["unknown"], "denominator"), score(ethnicity["unknown"])) == (6, 0.0)
