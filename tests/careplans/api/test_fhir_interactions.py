@@ -109,7 +109,8 @@ async def test_the_capability_statement_lists_what_is_supported(client: httpx.As
     statement = (await client.get("/fhir/metadata")).json()
     assert statement["fhirVersion"] == "4.0.1"
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert set(resources) == set(KINDS)
+    assert set(resources) == {*KINDS, "Measure"}
+    assert [o["name"] for o in resources["Measure"]["operation"]] == ["evaluate-measure"]
     assert {o["name"] for o in resources["CarePlan"]["operation"]} >= {
         "dialog-plus-session",
         "activate",

@@ -161,7 +161,9 @@ async def test_the_capability_statement_lists_what_is_supported(client: httpx.As
     assert statement["resourceType"] == "CapabilityStatement"
     assert statement["fhirVersion"] == "4.0.1"
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert set(resources) == {"ServiceRequest", "Task", "Encounter", "EpisodeOfCare", "Communication"}
+    assert set(resources) == {"ServiceRequest", "Task", "Encounter", "EpisodeOfCare", "Communication", "Measure"}
+    assert [o["name"] for o in resources["Measure"]["operation"]] == ["evaluate-measure"]
+    assert "mhsds-extract" in {o["name"] for o in resources["ServiceRequest"]["operation"]}
     task_ops = {o["name"] for o in resources["Task"]["operation"]}
     assert {"accept", "decline", "redirect", "escalate", "cancel", "complete"} <= task_ops
     assert {"name": "owner", "type": "reference"} in resources["Task"]["searchParam"]

@@ -119,7 +119,8 @@ async def test_the_capability_statement_lists_what_is_supported(client: httpx.As
     statement = response.json()
     assert (statement["resourceType"], statement["fhirVersion"]) == ("CapabilityStatement", "4.0.1")
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert set(resources) == {"Task", "CarePlan", "QuestionnaireResponse"}
+    assert set(resources) == {"Task", "CarePlan", "QuestionnaireResponse", "Measure"}
+    assert [o["name"] for o in resources["Measure"]["operation"]] == ["evaluate-measure"]
     operations = {o["name"] for o in resources["Task"]["operation"]}
     assert {
         "open-transition",
