@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from client import dialog
+from client import dialog, kpis
 from client import transitions as steps
 from client import vocabulary as words
 from client.gateway import ApiError, Gateway, client_secret, parameter, parts
 from client.html import (
+    date_input,
     e,
     error_summary,
     field,
@@ -39,6 +41,10 @@ from client.sessions import COOKIE, Session, Sessions
 from client.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
+KPI_DAYS = 90
+"""The dashboard's default period: the last 90 days, today included."""
+KPI_EVALUATIONS_AT_ONCE = 6
+"""How many `$evaluate-measure` calls the dashboard has in flight at once."""
 EPISODE_STATUS = {
     "planned": "Planned",
     "waitlist": "Waiting list",
@@ -962,6 +968,119 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return await case_page(session, case_id, error, op, form)
         done = f"Recorded: {step.title.lower()}."
         return RedirectResponse(f"/transitions/cases/{quote(case_id)}?done={quote(done)}", status_code=303)
+
+    # ------------------------------------------------------------------ KPI dashboard
+
+    def kpi_period(request: Request) -> dict[str, str]:
+        today = datetime.now(UTC).date()
+        return {
+            "periodStart": request.query_params.get("periodStart") or str(today - timedelta(days=KPI_DAYS - 1)),
+            "periodEnd": request.query_params.get("periodEnd") or str(today),
+        }
+
+    def period_form(action: str, period: dict[str, str]) -> str:
+        return (
+            f'<form method="get" action="{e(action)}" class="app-filters">'
+            + field("From", "kpi-periodStart", date_input("periodStart", "kpi-periodStart", period["periodStart"]))
+            + field("To (inclusive)", "kpi-periodEnd", date_input("periodEnd", "kpi-periodEnd", period["periodEnd"]))
+            + '<button class="app-button app-button--secondary" type="submit">Show this period</button></form>'
+        )
+
+    def period_refusal(error: ApiError) -> str:
+        """The gateway's refusal of the period, each problem linked to the date it names."""
+        named = ApiError(
+            error.status,
+            [replace(p, parameter=p.parameter or p.element) for p in error.problems],
+        )
+        return error_summary(
+            named,
+            {"periodStart": "kpi-periodStart", "periodEnd": "kpi-periodEnd"},
+            {"periodStart": "From", "periodEnd": "To"},
+            error.summary_about("report", "The reports could not be made for this period."),
+        )
+
+    @app.get("/kpis", include_in_schema=False)
+    async def kpi_dashboard(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in("/kpis")
+        period = kpi_period(request)
+        try:
+            bundle = await gateway.get(session.token, "Measure", {"_count": "100"})
+        except ApiError as error:
+            return kpi_failure(session, "KPI dashboard", error)
+        measures = [
+            kpis.measure_of(x["resource"])
+            for x in bundle.get("entry", [])
+            if x.get("resource", {}).get("resourceType") == "Measure"
+        ]
+        at_once = asyncio.Semaphore(KPI_EVALUATIONS_AT_ONCE)
+
+        async def evaluated(measure: kpis.Measure) -> dict[str, Any] | ApiError:
+            async with at_once:
+                try:
+                    return await gateway.get(
+                        session.token, f"Measure/{quote(measure.id, safe='')}/$evaluate-measure", period
+                    )
+                except ApiError as error:
+                    return error
+
+        answers = await asyncio.gather(*(evaluated(m) for m in measures))
+        failures = [a for a in answers if isinstance(a, ApiError)]
+        if failures and len(failures) == len(answers) and failures[0].status in (400, 401, 403):
+            if failures[0].status == 401:
+                return to_sign_in("/kpis")
+            body = period_refusal(failures[0]) + period_form("/kpis", period)
+            return titled(session, "KPI dashboard", body, failures[0].status)
+        reports: dict[str, dict[str, Any] | str] = {
+            m.id: a.summary_about("report", "It could not be evaluated.") if isinstance(a, ApiError) else a
+            for m, a in zip(measures, answers, strict=True)
+        }
+        intro = (
+            f"<p>{len(measures)} measures from {e(period['periodStart'])} to {e(period['periodEnd'])} "
+            "(both days included). Choose a measure for its breakdown by borough and by ethnic group.</p>"
+        )
+        shown = kpis.dashboard(measures, reports, "?" + urlencode(period))
+        return titled(session, "KPI dashboard", period_form("/kpis", period) + intro + shown)
+
+    @app.get("/kpis/{measure_id}", include_in_schema=False)
+    async def kpi_breakdown(request: Request, measure_id: str) -> Response:
+        session = current(request)
+        if session is None:
+            return to_sign_in(f"/kpis/{quote(measure_id, safe='')}")
+        period = kpi_period(request)
+        path = f"Measure/{quote(measure_id, safe='')}"
+        try:
+            resource = await gateway.get(session.token, path)
+        except ApiError as error:
+            return kpi_failure(session, "KPI breakdown", error)
+        measure = kpis.measure_of(resource)
+        action = f"/kpis/{quote(measure.id, safe='')}"
+        back = f'<p><a href="/kpis?{e(urlencode(period))}">Back to every measure</a></p>'
+        try:
+            report = await gateway.get(session.token, f"{path}/$evaluate-measure", period)
+        except ApiError as error:
+            if error.status == 401:
+                return to_sign_in(action)
+            body = back + period_refusal(error) + period_form(action, period)
+            return titled(session, measure.title, body, _shown_status(error))
+        body = (
+            back
+            + period_form(action, period)
+            + f"<p>From {e(period['periodStart'])} to {e(period['periodEnd'])} (both days included).</p>"
+            + kpis.summary(measure, report)
+            + kpis.breakdown(measure, report)
+        )
+        return titled(session, measure.title, body)
+
+    def kpi_failure(session: Session, title: str, error: ApiError) -> HTMLResponse:
+        items = "".join(f"<li>{e(p.text)}{' (' + e(p.element) + ')' if p.element else ''}</li>" for p in error.problems)
+        body = (
+            '<div class="error-summary" role="alert"><h2>There is a problem</h2>'
+            f"<p>{e(error.summary_about('report', 'The reports could not be made.'))}</p>"
+            f'<ul class="error-list">{items}</ul></div>'
+        )
+        return titled(session, title, body, _shown_status(error))
 
     def api_failure(session: Session, title: str, error: ApiError) -> HTMLResponse:
         items = "".join(f"<li>{e(p.text)}{' (' + e(p.element) + ')' if p.element else ''}</li>" for p in error.problems)
