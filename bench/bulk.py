@@ -19,6 +19,7 @@ escalation sweep finds work to read but none to write.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import time
 import uuid
@@ -254,3 +255,17 @@ async def load(url: str, generator: Generator, start: int, count: int) -> dict[s
         "referrals_per_s": round(count / (copied - began)),
         "indexes_rebuilt": [row["indexname"] for row in indexes],
     }
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL server to use, if any (an SQLAlchemy asyncpg URL to an admin database)."""
+    return os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("CONTINUUM_TEST_POSTGRES_URL") or None
+
+
+async def admin(url: str, sql: str) -> None:
+    """Run one statement on the server's admin database (CREATE or DROP DATABASE)."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()

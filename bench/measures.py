@@ -62,19 +62,6 @@ ON CONFLICT (id) DO NOTHING
 """
 
 
-def postgres_url() -> str | None:
-    """The PostgreSQL server to use, if any (an SQLAlchemy asyncpg URL to an admin database)."""
-    return os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("CONTINUUM_TEST_POSTGRES_URL") or None
-
-
-async def _admin(url: str, sql: str) -> None:
-    connection = await asyncpg.connect(bulk.asyncpg_dsn(url))
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 async def _facts(url: str) -> int:
     connection = await asyncpg.connect(bulk.asyncpg_dsn(url))
     try:
@@ -145,7 +132,7 @@ async def _timed(url: str, period: Period) -> dict[str, Any]:
 
 async def _run(admin: str, million: bool) -> dict[str, Any]:
     name = f"continuum_bench_measures_{uuid.uuid4().hex[:8]}"
-    await _admin(admin, f'CREATE DATABASE "{name}"')
+    await bulk.admin(admin, f'CREATE DATABASE "{name}"')
     url = make_url(admin).set(database=name).render_as_string(hide_password=False)
     results: dict[str, Any] = {"database": name, "sizes": {}}
     try:
@@ -164,14 +151,14 @@ async def _run(admin: str, million: bool) -> dict[str, Any]:
         results["period"] = {"start": period.start.isoformat(), "end": period.end.isoformat()}
     finally:
         if os.environ.get("BENCH_KEEP_DB") != "1":
-            await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await bulk.admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return results
 
 
 def run(million: bool) -> dict[str, Any]:
     """The measures benchmark; skipped (saying so) without PostgreSQL."""
     say("Measures: $evaluate-measure of referral-to-clock-stop, every stratifier (two two-way crossings)")
-    admin = postgres_url()
+    admin = bulk.postgres_url()
     if admin is None:
         reason = "no PostgreSQL: set BENCH_POSTGRES_URL or CONTINUUM_TEST_POSTGRES_URL"
         say(f"  skipped: {reason}")

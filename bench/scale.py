@@ -61,19 +61,6 @@ OPEN_WORKLIST = [
 ]
 
 
-def postgres_url() -> str | None:
-    """The PostgreSQL server to use, if any (an SQLAlchemy asyncpg URL to an admin database)."""
-    return os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("CONTINUUM_TEST_POSTGRES_URL") or None
-
-
-async def _admin(url: str, sql: str) -> None:
-    connection = await asyncpg.connect(bulk.asyncpg_dsn(url))
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 async def explain(url: str, query: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """EXPLAIN (ANALYZE, BUFFERS) each statement the service's own search code sends for `query`."""
     database = Database(url)
@@ -174,7 +161,7 @@ async def _team_counts(url: str) -> dict[str, Any]:
 
 def run(duration: float, million: bool, memory: dict[str, dict[str, float | None]]) -> dict[str, Any]:
     """Load, measure, explain; print the table and write bench/results/scale.json (or say why it was skipped)."""
-    admin = postgres_url()
+    admin = bulk.postgres_url()
     if admin is None:
         reason = "PostgreSQL is not configured: set BENCH_POSTGRES_URL or CONTINUUM_TEST_POSTGRES_URL"
         say(f"scale: SKIPPED ({reason}, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres)")
@@ -187,7 +174,7 @@ def run(duration: float, million: bool, memory: dict[str, dict[str, float | None
     processes = Processes()
     down = ClosedPort()
     sizes: dict[str, Any] = {}
-    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+    asyncio.run(bulk.admin(admin, f'CREATE DATABASE "{name}"'))
     try:
         upgrade("referrals", url)
         generator = bulk.Generator(seed=8, now=SystemClock().now())
@@ -222,7 +209,7 @@ def run(duration: float, million: bool, memory: dict[str, dict[str, float | None
         if os.environ.get("BENCH_KEEP_DB") == "1":
             say(f"(kept the database {name})")
         else:
-            asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(bulk.admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     return _report(sizes, seconds, million, memory)
 
 
