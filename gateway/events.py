@@ -42,6 +42,7 @@ INTERNAL: dict[str, tuple[str, ...]] = {
         "patient-upserted",
         "carer-sharing-changed",
     ),
+    "careplans": ("patient-upserted",),
 }
 
 

@@ -56,7 +56,7 @@ from services.kit.errors import (
     PreconditionFailed,
     Unprocessable,
 )
-from services.kit.http import body_limit, fhir_body, fhir_response, if_match, parse_json, read_body
+from services.kit.http import body_limit, fhir_body, fhir_response, if_match, informational, parse_json, read_body
 from services.kit.search import parse_search
 
 log = logging.getLogger("continuum.gateway")
@@ -167,13 +167,7 @@ def _checked_subscription(subscription: dict[str, Any]) -> dict[str, Any]:
 async def receive_event(request: Request, ctx: ContextDep) -> Response:
     """Record an event once and queue it for every matching Subscription."""
     event = parse_json(await read_body(request, body_limit(request)))
-    queued = await accept_event(ctx.session, event, ctx.now)
-    return fhir_response(
-        {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "information", "code": "informational", "diagnostics": f"queued {queued}"}],
-        }
-    )
+    return informational(f"queued {await accept_event(ctx.session, event, ctx.now)}")
 
 
 @fhir.post(

@@ -71,4 +71,5 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(routes.operations)
     app.include_router(routes.router)
     app.include_router(measures.router)
+    app.include_router(routes.internal)
     return app

@@ -8,30 +8,62 @@ Who is "a defined service user" (FR-83: the cohort is configurable): the caseloa
 the referrals service, so here it is everyone with a care-plans record in the look-back window
 ending at the period end (`CAREPLANS_REPORT_LOOKBACK_DAYS`, default 365): a DIALOG recorded, a care
 plan of any category created, or a DIALOG+ or crisis plan still draft or active. Strata use the team
-of the clinician who wrote the person's latest record (its borough from the directory).
+of the clinician who wrote the person's latest record (its borough from the directory), and the
+person's demographics from the gateway's Patient events (`patient_facts`, FR-82, FR-84). A measure
+counting referrals finds the person through the subject of the referral's latest DIALOG.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Subquery
+from sqlalchemy.sql import FromClause, Subquery
 
 from reference.partnership import Directory
 from services.careplans.domain.codes import DIALOG_URL, Category, PlanStatus, Scale, Timepoint
 from services.careplans.persistence import tables
-from services.kit.reporting import Catalogue, MeasureDef, Period, dialect_of, json_number, json_text, team_borough
+from services.kit.reporting import (
+    Catalogue,
+    MeasureDef,
+    Period,
+    age_band,
+    deprivation_quintile,
+    dialect_of,
+    ethnic_group,
+    json_number,
+    json_text,
+    sex_of,
+    team_borough,
+)
 from services.kit.reporting import evaluate as evaluate_rows
 
+# The person of a unit is the person counted, or the subject of a counted referral's latest DIALOG;
+# demographics are those of the latest Patient event about them ('unknown' before any arrives).
 DIMENSIONS = {
     "borough": "Borough of the team of the clinician who wrote the latest record ('unknown' when none)",
     "team": "Team of the clinician who wrote the latest record (PractitionerRole.healthcareService)",
+    "age-band": "Age band at the period end from the person's birth date (0-17, 18-25, 26-64, 65+, unknown)",
+    "ethnicity": (
+        "Broad ethnic group of the person's NHS ethnic category (white, mixed, asian, black, other; "
+        "'not-stated' when they declined, 'unknown' when not recorded)"
+    ),
+    "sex": "The person's administrative gender (female, male, other, unknown)",
+    "deprivation-quintile": "IMD quintile of where the person lives (1 most deprived to 5; 'unknown' if not recorded)",
 }
-STRATIFIERS: dict[str, tuple[str, ...]] = {"borough": ("borough",), "team": ("team",)}
+# FR-84: the borough and demographic breakdowns are in every report; `ethnicity-sex` is a crossing.
+STRATIFIERS: dict[str, tuple[str, ...]] = {
+    "borough": ("borough",),
+    "team": ("team",),
+    "age-band": ("age-band",),
+    "ethnicity": ("ethnicity",),
+    "sex": ("sex",),
+    "deprivation-quintile": ("deprivation-quintile",),
+    "ethnicity-sex": ("ethnicity", "sex"),
+}
 
 _COHORT = "People with a care-plans record in the look-back window ending at the period end (default 365 days)"
 _SCORE_CHANGE = (
@@ -183,11 +215,25 @@ def _boroughs(directory: Directory) -> Mapping[str, str]:
     return {f"HealthcareService/{t.id}": t.borough.value for t in directory.teams.values() if t.borough is not None}
 
 
+def _demographics(
+    source: FromClause, person: ColumnElement[Any], on: date
+) -> tuple[FromClause, list[ColumnElement[Any]]]:
+    """`source` outer-joined to the facts of `person` (a Patient reference), and the strata read from them."""
+    pf = tables.patient_facts
+    return source.outerjoin(pf, person == ("Patient/" + pf.c.id)), [
+        age_band(pf.c.birth_date, on).label("age-band"),
+        ethnic_group(pf.c.ethnic_category).label("ethnicity"),
+        sex_of(pf.c.sex).label("sex"),
+        deprivation_quintile(pf.c.deprivation_decile).label("deprivation-quintile"),
+    ]
+
+
 def _latest(keys: Subquery, key: str, directory: Directory) -> Subquery:
-    """One row per unit: its key and the team of the clinician of its latest record."""
+    """One row per unit: its key, and the team of the clinician and the person of its latest record."""
     ranked = select(
         keys.c[key].label("unit"),
         _team(keys.c.author, directory).label("team"),
+        keys.c.person,
         # Ties at the same instant prefer a record with an author, then the lowest (same on both engines).
         func.row_number()
         .over(
@@ -196,7 +242,7 @@ def _latest(keys: Subquery, key: str, directory: Directory) -> Subquery:
         )
         .label("rank"),
     ).subquery("ranked")
-    return select(ranked.c.unit, ranked.c.team).where(ranked.c.rank == 1).subquery("units")
+    return select(ranked.c.unit, ranked.c.team, ranked.c.person).where(ranked.c.rank == 1).subquery("units")
 
 
 def cohort(measure: MeasureDef, period: Period, directory: Directory, lookback_days: int, dialect: str) -> Subquery:
@@ -210,10 +256,10 @@ def cohort(measure: MeasureDef, period: Period, directory: Directory, lookback_d
     observation: ColumnElement[Any] = literal(None, Float)
     if measure.cohort == "service-users":
         records = union_all(
-            select(qr.c.subject, qr_author.label("author"), qr.c.authored.label("at")).where(
-                dialog, qr.c.authored >= since, qr.c.authored < upper
-            ),
-            select(cp.c.subject, cp.c.author, cp.c.created.label("at")).where(
+            select(
+                qr.c.subject, qr_author.label("author"), qr.c.authored.label("at"), qr.c.subject.label("person")
+            ).where(dialog, qr.c.authored >= since, qr.c.authored < upper),
+            select(cp.c.subject, cp.c.author, cp.c.created.label("at"), cp.c.subject.label("person")).where(
                 cp.c.created < upper,
                 or_(
                     cp.c.created >= since,
@@ -239,7 +285,7 @@ def cohort(measure: MeasureDef, period: Period, directory: Directory, lookback_d
             )
     elif measure.cohort == "open-episodes":
         plans = (
-            select(cp.c.subject, cp.c.author, cp.c.created.label("at"))
+            select(cp.c.subject, cp.c.author, cp.c.created.label("at"), cp.c.subject.label("person"))
             .where(cp.c.category == Category.DIALOG_PLUS.value, cp.c.status.in_(LIVING), cp.c.created < upper)
             .subquery("plans")
         )
@@ -254,7 +300,7 @@ def cohort(measure: MeasureDef, period: Period, directory: Directory, lookback_d
         )
     elif measure.cohort == "referrals-assessed":
         assessed = (
-            select(qr.c.based_on, qr_author.label("author"), qr.c.authored.label("at"))
+            select(qr.c.based_on, qr_author.label("author"), qr.c.authored.label("at"), qr.c.subject.label("person"))
             .where(dialog, qr.c.based_on.is_not(None), qr.c.authored < upper)
             .subquery("assessed")
         )
@@ -266,7 +312,7 @@ def cohort(measure: MeasureDef, period: Period, directory: Directory, lookback_d
             select(func.count()).where(dialog, qr.c.based_on == units.c.unit, qr.c.authored < upper).scalar_subquery()
         )
         numerator = recorded >= 2
-        return _rows(units, directory, numerator, observation, in_period)
+        return _rows(units, directory, period, numerator, observation, in_period)
     elif measure.cohort.startswith("score-change:"):
         scale = Scale(measure.cohort.split(":", 1)[1]).value
         value = json_number(ob.c.resource, ("valueQuantity", "value"), dialect)
@@ -320,35 +366,42 @@ def cohort(measure: MeasureDef, period: Period, directory: Directory, lookback_d
             baseline_value.is_not(None),
         )
         team = _team(author, directory)
+        response = qr.alias("response")
+        responses = latest.outerjoin(response, ("QuestionnaireResponse/" + response.c.id) == latest.c.response)
+        source, strata = _demographics(responses, response.c.subject, period.end)
         query = (
             select(
                 team.label("team"),
                 team_borough(team, _boroughs(directory)).label("borough"),
+                *strata,
                 literal(0).label("num"),
                 (latest_value - baseline_value).label("observation"),
             )
-            .select_from(latest)
+            .select_from(source)
             .where(reported)
         )
         return query.subquery("cohort")
     else:  # pragma: no cover - every definition names a known cohort
         raise ValueError(f"unknown cohort {measure.cohort!r}")
-    return _rows(units, directory, numerator, observation, None)
+    return _rows(units, directory, period, numerator, observation, None)
 
 
 def _rows(
     units: Subquery,
     directory: Directory,
+    period: Period,
     numerator: ColumnElement[bool],
     observation: ColumnElement[Any],
     where: ColumnElement[bool] | None,
 ) -> Subquery:
+    source, strata = _demographics(units, units.c.person, period.end)
     query = select(
         units.c.team.label("team"),
         team_borough(units.c.team, _boroughs(directory)).label("borough"),
+        *strata,
         case((numerator, 1), else_=0).label("num"),
         observation.label("observation"),
-    )
+    ).select_from(source)
     if where is not None:
         query = query.where(where)
     return query.subquery("cohort")

@@ -83,6 +83,12 @@ _CONTROL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\(?:u00(?:0[0-8bBcCeEfF]|1[0-9a
 """A JSON escape (not itself escaped) of a control character other than tab, LF and CR."""
 
 
+def informational(diagnostics: str) -> Response:
+    """A 200 OperationOutcome with one information issue (an acknowledgement: "applied", "queued 2")."""
+    issue = {"severity": "information", "code": "informational", "diagnostics": diagnostics}
+    return fhir_response({"resourceType": "OperationOutcome", "issue": [issue]})
+
+
 def parse_json(raw: bytes) -> dict[str, Any]:
     """Parse a JSON object, or raise a 400 that says where the JSON broke."""
     if not raw.strip():

@@ -1,4 +1,4 @@
-"""Events through the gateway: Patient events reach the referrals service; referral events reach the
+"""Events through the gateway: Patient events reach the referrals and care-plans services; referral events reach the
 sending team's EPR Subscription (FR-73), at least once, deduplicated, and held while a receiver is down."""
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import select
 
 from gateway import tables as gateway_tables
-from gateway.events import EXT_FILTER, TOPIC, Deliverer
+from gateway.events import EXT_FILTER, TOPIC, Deliverer, ensure_internal_subscriptions
 from gateway.identity import NHS_NUMBER
 from services.kit.clock import FixedClock
 from services.kit.outbox import Dispatcher
 from services.kit.testing import assert_outcome
 from services.referrals.domain.codes import EXT_COMMUNICATION_NEEDS
 from services.referrals.persistence import tables as referrals_tables
-from tests.gateway.conftest import GATEWAY, GATEWAY_BASE, Network
+from tests.gateway.conftest import CAREPLANS, GATEWAY, GATEWAY_BASE, REFERRALS, Network
 from tests.referrals.builders import (
     ACCEPT_WITH_SUPPORT,
     FHIR,
@@ -153,6 +153,29 @@ async def test_registering_a_patient_queues_a_patient_upserted_delivery_to_refer
     assert event["type"] == "patient-upserted"
     assert event["subject"] == f"Patient/{patient['id']}"
     assert event["resource"] == patient
+
+
+async def test_registering_a_patient_queues_a_patient_upserted_delivery_to_careplans(
+    client: httpx.AsyncClient, gateway: Any, clock: FixedClock
+) -> None:
+    """FR-84: the care-plans measures' demographic strata come from the same Patient events."""
+    urls = {"referrals": REFERRALS, "careplans": CAREPLANS}
+    await ensure_internal_subscriptions(gateway.state.database, urls, clock.now())
+    response = await client.post("/fhir/Patient", json=registered("Large print letters"), headers=FHIR)
+    assert response.status_code == 201, response.text
+    patient = response.json()
+    rows = {row.subscription: row for row in await deliveries(gateway)}
+    assert set(rows) == {"internal-referrals-patient-upserted", "internal-careplans-patient-upserted"}
+    row = rows["internal-careplans-patient-upserted"]
+    assert row.endpoint == "http://careplans.internal/internal/events"
+    assert row.delivered_at is None
+    event = orjson.loads(row.payload)
+    assert (event["type"], event["subject"], event["resource"]) == (
+        "patient-upserted",
+        f"Patient/{patient['id']}",
+        patient,
+    )
+    assert event["id"] == orjson.loads(rows["internal-referrals-patient-upserted"].payload)["id"]
 
 
 async def test_a_delivered_patient_event_lets_referrals_record_the_communication_needs(

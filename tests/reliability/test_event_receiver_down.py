@@ -1,11 +1,11 @@
 """Item 6: an event receiver that is down for a while gets every event once it is back, with an idempotent effect.
 
 Both hops of an event are taken down in turn, in-process with a clock the test moves:
-- gateway → service: the referrals service is unreachable while people are registered at the
-  gateway and a care-plan milestone is reported. The gateway keeps retrying (with backoff); once
-  the service is back every event arrives and takes effect (the person's facts, the waiting
-  clock's milestone). Delivered all over again (an acknowledgement lost on the way back), nothing
-  changes a second time.
+- gateway → service: the referrals and care-plans services are unreachable while people are
+  registered at the gateway and a care-plan milestone is reported. The gateway keeps retrying
+  (with backoff); once the services are back every event arrives and takes effect (the person's
+  facts in both, the waiting clock's milestone). Delivered all over again (an acknowledgement lost
+  on the way back), nothing changes a second time.
 - service → gateway: the gateway is unreachable while referrals are created. The referrals outbox
   keeps the events; once the gateway is back every one is recorded there, once, however many
   times it is sent.
@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 
 from gateway import tables as gateway_tables
 from gateway.events import Deliverer
+from services.careplans.persistence import tables as careplans_tables
 from services.kit.outbox import Dispatcher
 from services.referrals.persistence import tables as referral_tables
 from tests.e2e.conftest import nhs_number, patient
@@ -63,12 +64,12 @@ async def test_a_service_that_was_down_gets_every_event_once_back_and_applies_ea
 ) -> None:
     deployment = await make_deployment()
     gateway = deployment.client()
-    referrals = deployment.apps["referrals"]
+    referrals, careplans = deployment.apps["referrals"], deployment.apps["careplans"]
     assert (await gateway.post("/fhir/EpisodeOfCare", json=episode(), headers=FHIR)).status_code == 201
     waiting = await gateway.post("/fhir/ServiceRequest", json=referral(), headers=FHIR)
     assert waiting.status_code == 201, waiting.text
 
-    deployment.network.down.add("referrals.internal")
+    deployment.network.down |= {"referrals.internal", "careplans.internal"}
     for _ in range(PEOPLE):
         registered = await gateway.post("/fhir/Patient", json=patient(nhs_number(970_000_000)), headers=FHIR)
         assert registered.status_code == 201, registered.text
@@ -89,10 +90,10 @@ async def test_a_service_that_was_down_gets_every_event_once_back_and_applies_ea
             deployment.clock.advance(minutes=1)
     delivery = gateway_tables.delivery
     pending = await _count(deployment.gateway, _rows(delivery).where(delivery.c.delivered_at.is_(None)))
-    assert pending == PEOPLE + 1
+    assert pending == 2 * PEOPLE + 1  # each Patient event to both services, the milestone to referrals
 
-    deployment.network.down.discard("referrals.internal")
-    assert await _deliver_until_done(deployment) == PEOPLE + 1
+    deployment.network.down -= {"referrals.internal", "careplans.internal"}
+    assert await _deliver_until_done(deployment) == 2 * PEOPLE + 1
     inbox, facts, clock_event = referral_tables.inbox, referral_tables.patient_facts, referral_tables.clock_event
     effects = (
         _rows(inbox),
@@ -103,13 +104,16 @@ async def test_a_service_that_was_down_gets_every_event_once_back_and_applies_ea
     assert applied[0] == PEOPLE + 1
     assert applied[1] >= PEOPLE
     assert applied[2] == 1
+    in_careplans = (_rows(careplans_tables.inbox), _rows(careplans_tables.patient_facts))
+    assert [await _count(careplans, statement) for statement in in_careplans] == [PEOPLE, PEOPLE]
 
     # The acknowledgements were lost: the gateway delivers everything again.
     async with deployment.gateway.state.database.session(writing=True) as session:
         await session.execute(update(delivery).values(delivered_at=None, next_attempt_at=deployment.clock.now()))
         await session.commit()
-    assert await _deliver_until_done(deployment) == PEOPLE + 1
+    assert await _deliver_until_done(deployment) == 2 * PEOPLE + 1
     assert [await _count(referrals, statement) for statement in effects] == applied
+    assert [await _count(careplans, statement) for statement in in_careplans] == [PEOPLE, PEOPLE]
 
 
 async def test_the_gateway_down_for_a_while_gets_every_outbox_event_once_back(

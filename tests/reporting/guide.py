@@ -259,10 +259,12 @@ apart (FR-91).
 
 {dimensions}
 
-The referrals service keeps the demographic fields from the gateway's `patient-upserted` events in
-`patient_facts` (birth date, the UK Core ethnic category extension, `gender`, the
-`deprivation-decile` extension). The care-plans and transitions services do not receive Patient
-events yet, so their measures are broken down by borough and team (and high-risk flag) only.
+The referrals and care-plans services keep the demographic fields from the gateway's
+`patient-upserted` events in `patient_facts` (birth date, the UK Core ethnic category extension,
+`gender`, the `deprivation-decile` extension; read by `services/kit/patient_facts.py`, each event
+applied once). A care-plans measure that counts referrals finds the person through the subject of
+the referral's latest DIALOG. The transitions service does not receive Patient events yet, so its
+measures are broken down by borough and team (and high-risk flag) only.
 
 A stratum whose initial population is below the service's `*_REPORT_SMALL_CELL_THRESHOLD` (setting
 `report_small_cell_threshold`, default 5; 0 turns suppression off) is **suppressed**: the stratum
@@ -353,16 +355,17 @@ COLUMN_TEXT = {
 NOT_YET = """\
 ## Not yet built
 
-- Demographic strata (age band, ethnicity, sex, deprivation) for the care-plans and transitions
-  measures: those services do not receive the gateway's Patient events yet. The other FR-82
-  dimensions (PCN, sexual orientation, disability, housing status, referral source) are not in any
-  service's patient facts.
+- Demographic strata (age band, ethnicity, sex, deprivation) for the transitions measures: that
+  service does not receive the gateway's Patient events yet (the referrals and care-plans measures
+  have them). The other FR-82 dimensions (PCN, sexual orientation, disability, housing status,
+  referral source) are not in any service's patient facts.
 - Historical states: acceptance, support status, open/closed and plan statuses are read as they
   are now (see Periods); there is no per-day snapshot.
 - The other FR-85 to FR-93 measures: % change against a stored baseline (M-2), hand-offs per
   referral and step-up/step-down volumes and times, overrides of FR-9, waiting-well information sent
   (M-18), M-8 timely support, M-34/M-35 CMH and CYP PROM coverage by service line, the BAME vs
-  White SQOL gap (M-38, needs ethnicity in care plans), transition plan coverage, median age at
+  White SQOL gap (M-38: `sqol-change` by `ethnicity` gives each group's mean, but no gap is
+  computed), transition plan coverage, median age at
   phase 1 and CYP-to-adult gap (M-49, M-56), data-quality completeness of the protected
   characteristics other than ethnicity (FR-91: `ethnicity-recorded` covers ethnicity), SNOMED
   coding and submission coverage, representation against population shares (FR-92), crisis

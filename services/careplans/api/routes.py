@@ -1,4 +1,4 @@
-"""The care-plans service's FHIR routes: resources and named operations."""
+"""The care-plans service's FHIR routes: resources, named operations and internal events."""
 
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ from services.careplans.api.search_specs import (
     QUESTIONNAIRE,
     QUESTIONNAIRE_RESPONSE,
 )
-from services.careplans.service import plans, responses, sessions, trend
+from services.careplans.service import patients, plans, responses, sessions, trend
 from services.kit.api import IdPath, created_response, fhir_body_schema, standard_routes, stored_response
 from services.kit.errors import BadRequest, MethodNotAllowed, PreconditionFailed
-from services.kit.http import fhir_body, fhir_response, if_match
+from services.kit.http import body_limit, fhir_body, fhir_response, if_match, informational, parse_json, read_body
 from services.kit.parameters import Params
 
 router = APIRouter(prefix="/fhir")
 operations = APIRouter(prefix="/fhir")
+internal = APIRouter(prefix="/internal", tags=["internal"])
 
 ParamsBody = fhir_body("Parameters")
 
@@ -196,3 +197,12 @@ standard_routes(
 
 _read_only("Goal", "goals come from DIALOG+ sessions (one per chosen domain)")
 standard_routes(router, GOAL, get_context)
+
+# ---------------------------------------------------------------- internal events
+
+
+@internal.post("/events", summary="Receive an event (from the gateway)")
+async def receive_event(request: Request, ctx: ContextDep) -> Response:
+    """Apply a Patient event (demographics for the measures' strata); a repeated event id changes nothing."""
+    event = parse_json(await read_body(request, body_limit(request)))
+    return informational("applied" if await patients.apply_event(ctx, event) else "already applied")

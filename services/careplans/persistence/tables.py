@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, String, Table
+from sqlalchemy import Column, Date, Index, Integer, String, Table
 
 from services.careplans.domain.codes import (
     CS_CATEGORY,
@@ -21,7 +21,7 @@ from services.careplans.domain.codes import (
 )
 from services.careplans.domain.fhir import coding_code, extension, ref, value_of
 from services.kit.db import UtcDateTime, new_metadata
-from services.kit.outbox import outbox_table
+from services.kit.outbox import inbox_table, outbox_table
 from services.kit.repository import ResourceKind, history_table, resource_table
 from services.kit.search import date_range
 
@@ -180,6 +180,21 @@ dialog_plus_session = Table(
 
 history = history_table(metadata)
 outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
+
+# What the gateway's `patient-upserted` events say about each person, for the demographic strata of
+# the measures (FR-82, FR-84): NHS ethnic category code ("Z" declined, NULL missing), FHIR
+# administrative gender, IMD decile (1 = most deprived). Written by the service, one row a person.
+patient_facts = Table(
+    "patient_facts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("birth_date", Date, nullable=True),
+    Column("ethnic_category", String(8), nullable=True),
+    Column("sex", String(16), nullable=True),
+    Column("deprivation_decile", Integer, nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
 
 KINDS = {
     "Questionnaire": ResourceKind("Questionnaire", questionnaire, questionnaire_row),

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from services.kit.api import IdPath, base_url, created_response, fhir_body_schema, standard_routes, stored_response
 from services.kit.bundles import process_bundle
 from services.kit.errors import BadRequest, MethodNotAllowed, PreconditionFailed
-from services.kit.http import body_limit, fhir_body, fhir_response, if_match, parse_json, read_body
+from services.kit.http import body_limit, fhir_body, fhir_response, if_match, informational, parse_json, read_body
 from services.kit.parameters import Params
 from services.kit.repository import Stored
 from services.referrals.api.common import ContextDep, get_context
@@ -297,16 +297,4 @@ async def bundle(request: Request, ctx: ContextDep) -> Response:
 async def receive_event(request: Request, ctx: ContextDep) -> Response:
     """Apply an event from another service; a repeated event id changes nothing."""
     event = parse_json(await read_body(request, body_limit(request)))
-    applied = await clock.apply_event(ctx, event)
-    return fhir_response(
-        {
-            "resourceType": "OperationOutcome",
-            "issue": [
-                {
-                    "severity": "information",
-                    "code": "informational",
-                    "diagnostics": "applied" if applied else "already applied",
-                }
-            ],
-        },
-    )
+    return informational("applied" if await clock.apply_event(ctx, event) else "already applied")

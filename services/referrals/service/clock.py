@@ -233,7 +233,7 @@ async def apply_event(ctx: Context, event: dict[str, Any]) -> bool:
 
         if not await first_delivery(ctx.session, tables.inbox, event_id, event_type, ctx.now):
             return False
-        await upsert_patient(ctx, event.get("resource"))
+        await upsert_patient(ctx, event)
         return True
     if event_type == "carer-sharing-changed":
         from services.referrals.service.patients import record_carer_sharing

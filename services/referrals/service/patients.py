@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 
 from services.kit.clock import parse_instant
 from services.kit.errors import BadRequest
+from services.kit.patient_facts import demographics, extensions, patient_of
 from services.referrals.persistence import tables
 from services.referrals.service.context import Context
 
@@ -18,47 +19,27 @@ EXT_FLAG = f"{SD}/patient-flag"
 EXT_MENTAL_ILLNESS_ONSET = f"{SD}/mental-illness-onset"
 EXT_INTERPRETER = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-InterpreterRequired"
 EXT_COMMUNICATION_NEEDS = f"{SD}/communication-needs"
-EXT_DEPRIVATION = f"{SD}/deprivation-decile"
-EXT_ETHNIC = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory"
-
-
-def _ext(resource: dict[str, Any], url: str) -> list[dict[str, Any]]:
-    return [e for e in resource.get("extension") or [] if e.get("url") == url]
 
 
 def facts_from(patient: dict[str, Any]) -> dict[str, Any]:
     """The columns of `patient_facts` read from a Patient resource."""
-    if patient.get("resourceType") != "Patient" or not patient.get("id"):
-        raise BadRequest("A patient-upserted event carries a Patient resource with an id", "resource")
+    row = demographics(patient)
     flags = {
         c.get("code")
-        for e in _ext(patient, EXT_FLAG)
+        for e in extensions(patient, EXT_FLAG)
         for c in (e.get("valueCodeableConcept") or {}).get("coding") or []
     }
-    borough = next((e.get("valueCode") for e in _ext(patient, EXT_BOROUGH)), None)
-    onset = next((e.get("valueDate") for e in _ext(patient, EXT_MENTAL_ILLNESS_ONSET)), None)
+    borough = next((e.get("valueCode") for e in extensions(patient, EXT_BOROUGH)), None)
+    onset = next((e.get("valueDate") for e in extensions(patient, EXT_MENTAL_ILLNESS_ONSET)), None)
     language = None
     for communication in patient.get("communication") or []:
         if communication.get("preferred") or language is None:
             codings = (communication.get("language") or {}).get("coding") or [{}]
             language = codings[0].get("code")
-    interpreter = next((e.get("valueBoolean") for e in _ext(patient, EXT_INTERPRETER)), None)
-    needs = next((e.get("valueString") for e in _ext(patient, EXT_COMMUNICATION_NEEDS)), None)
-    birth = patient.get("birthDate")
-    ethnic = next(
-        (
-            c.get("code")
-            for e in _ext(patient, EXT_ETHNIC)
-            for c in (e.get("valueCodeableConcept") or {}).get("coding") or []
-            if isinstance(c.get("code"), str)
-        ),
-        None,
-    )
-    decile = next((e.get("valueInteger") for e in _ext(patient, EXT_DEPRIVATION)), None)
-    gender = patient.get("gender")
+    interpreter = next((e.get("valueBoolean") for e in extensions(patient, EXT_INTERPRETER)), None)
+    needs = next((e.get("valueString") for e in extensions(patient, EXT_COMMUNICATION_NEEDS)), None)
     return {
-        "id": patient["id"],
-        "birth_date": date.fromisoformat(birth) if birth else None,
+        **row,
         "borough": borough,
         "smi": "smi" in flags,
         "high_risk": "high-risk" in flags,
@@ -66,18 +47,13 @@ def facts_from(patient: dict[str, Any]) -> dict[str, Any]:
         "language": language,
         "interpreter": interpreter,
         "communication_needs": needs,
-        "ethnic_category": ethnic[:8] if ethnic else None,
-        "sex": gender[:16] if isinstance(gender, str) else None,
-        "deprivation_decile": decile if isinstance(decile, int) and 1 <= decile <= 10 else None,
     }
 
 
-async def upsert_patient(ctx: Context, patient: Any) -> None:
-    """Replace what is known about a patient."""
-    if not isinstance(patient, dict):
-        raise BadRequest("A patient-upserted event carries the Patient as `resource`", "resource")
+async def upsert_patient(ctx: Context, event: dict[str, Any]) -> None:
+    """Replace what is known about a patient with the Patient a `patient-upserted` event carries."""
     try:
-        row = facts_from(patient)
+        row = facts_from(patient_of(event))
     except ValueError:
         raise BadRequest("The Patient's dates are not valid", "resource") from None
     t = tables.patient_facts

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from services.kit.api import IdPath, created_response, fhir_body_schema, standard_routes, stored_response
 from services.kit.errors import MethodNotAllowed
-from services.kit.http import body_limit, fhir_body, fhir_response, if_match, parse_json, read_body
+from services.kit.http import body_limit, fhir_body, fhir_response, if_match, informational, parse_json, read_body
 from services.kit.parameters import Params
 from services.transitions.api.common import ContextDep, get_context
 from services.transitions.api.search_specs import CARE_PLAN, QUESTIONNAIRE_RESPONSE, TASK, include_related
@@ -152,10 +152,4 @@ standard_routes(
 async def receive_event(request: Request, ctx: ContextDep) -> Response:
     """Apply a referral event (accepted, declined, redirected); a repeated event id changes nothing."""
     event = parse_json(await read_body(request, body_limit(request)))
-    outcome = await events.apply_event(ctx, event)
-    return fhir_response(
-        {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "information", "code": "informational", "diagnostics": outcome}],
-        }
-    )
+    return informational(await events.apply_event(ctx, event))

@@ -41,6 +41,8 @@ async def test_migrations_create_exactly_the_declared_schema(careplans_url: str)
         "care_plan",
         "goal",
         "outbox",
+        "inbox",
+        "patient_facts",
         "resource_history",
         "alembic_version",
     } <= tables

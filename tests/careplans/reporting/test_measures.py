@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from services.kit.resources import validate
 from services.kit.testing import assert_outcome
 from tests.careplans.builders import active_plan, create_plan, crisis_plan
+from tests.careplans.events import tell
 from tests.careplans.reporting.rows import CAMDEN_WORKER, Rows, report
 from tests.referrals.reporting.rows import population, score, strata
 
@@ -42,7 +43,17 @@ async def test_the_care_plans_measures_are_valid_r4_measures(client: httpx.Async
     assert target["valueDecimal"] == 0.8
     assert [a["label"] for a in use["relatedArtifact"]] == ["001:588"]
     plans = (await client.get("/fhir/Measure/personalised-plan-dialog-plus")).json()
-    assert [s["code"]["text"] for s in plans["group"][0]["stratifier"]] == ["borough", "team"]
+    assert [s["code"]["text"] for s in plans["group"][0]["stratifier"]] == [
+        "borough",
+        "team",
+        "age-band",
+        "ethnicity",
+        "sex",
+        "deprivation-quintile",
+        "ethnicity-sex",
+    ]
+    crossing = plans["group"][0]["stratifier"][-1]
+    assert [c["code"]["text"] for c in crossing["component"]] == ["ethnicity", "sex"]
     paged = (await client.get("/fhir/Measure", params={"_count": "2", "_offset": "2"})).json()
     assert [e["resource"]["id"] for e in paged["entry"]] == ids[2:4]
     assert paged["total"] == 6
@@ -205,3 +216,97 @@ async def test_sessions_through_the_api_count_as_dialog_plus_use(
     assert (population(coverage["group"][0], "denominator"), score(coverage["group"][0])) == (1, 0.0)  # a draft
     before = await report(client, "dialog-plus-use", "2025-12-01", "2025-12-31")
     assert population(before["group"][0], "denominator") == 0
+
+
+async def _demographics(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """Fifteen service users with a DIALOG+ plan (or a DIALOG) in the window, and what the gateway said of them."""
+    rows = Rows()
+    for n in range(1, 7):  # white British women: w1-w4 active plans, w5 a draft, w6 a DIALOG only
+        if n <= 5:
+            rows.plan(f"w{n}", DIALOG_PLUS, "active" if n <= 4 else "draft", "2025-06-01T10:00:00")
+        else:
+            rows.dialog(f"w{n}", "2025-11-10T10:00:00")
+        born = "2000-01-01" if n == 6 else "1990-04-01"  # 25 at the end of November: 18-25
+        await tell(client, f"w{n}", ethnic="A", gender="female", decile=2, birth_date=born)
+    for n in range(1, 6):  # declined to give their ethnicity (Z): z1 active, the others drafts
+        rows.plan(f"z{n}", DIALOG_PLUS, "active" if n == 1 else "draft", "2025-07-01T10:00:00")
+        await tell(client, f"z{n}", ethnic="Z", gender="female" if n <= 3 else "male")
+    # Missing: m1 and m2 never had a Patient event, m3's has no ethnic category.
+    rows.plan("m1", DIALOG_PLUS, "active", "2025-08-01T10:00:00")
+    rows.plan("m2", DIALOG_PLUS, "draft", "2025-08-01T10:00:00")
+    rows.plan("m3", DIALOG_PLUS, "draft", "2025-08-01T10:00:00")
+    await tell(client, "m3", gender="female")
+    rows.plan("b1", DIALOG_PLUS, "draft", "2025-09-01T10:00:00")
+    await tell(client, "b1", ethnic="N", gender="male")  # Black Caribbean
+    await rows.insert(app)
+
+
+async def test_personalised_plans_are_broken_down_by_ethnicity_and_sex_with_declined_apart_from_missing(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """FR-84: the default report carries the demographic strata; cells under 5 are suppressed."""
+    await _demographics(app, client)
+    body = await report(client, "personalised-plan-dialog-plus", *NOVEMBER)
+    assert validate(body, "MeasureReport")
+    group = body["group"][0]
+    # Active DIALOG+ plans: w1-w4, z1, m1: 6 of 15.
+    assert (population(group, "denominator"), population(group, "numerator"), score(group)) == (15, 6, 0.4)
+    ethnicity = strata(body, "ethnicity")
+    assert set(ethnicity) == {"white", "not-stated", "unknown", "black"}
+    white = ethnicity["white"]
+    assert (population(white, "denominator"), population(white, "numerator"), score(white)) == (6, 4, 0.6667)
+    declined = ethnicity["not-stated"]  # five who declined: shown, and apart from the missing
+    assert (population(declined, "denominator"), population(declined, "numerator"), score(declined)) == (5, 1, 0.2)
+    for suppressed in (ethnicity["unknown"], ethnicity["black"]):  # m1 m2 m3; b1
+        assert population(suppressed, "denominator") is None
+        assert "value" not in suppressed["measureScore"]
+        assert suppressed["extension"][0]["valueBoolean"] is True
+    sex = strata(body, "sex")
+    # Women: w1-w6, z1-z3, m3 (10), of whom w1-w4 and z1 have an active plan.
+    assert (population(sex["female"], "denominator"), population(sex["female"], "numerator")) == (10, 5)
+    assert score(sex["female"]) == 0.5
+    assert population(sex["male"], "denominator") is None  # z4 z5 b1
+    assert population(sex["unknown"], "denominator") is None  # m1 m2
+    crossing = strata(body, "ethnicity-sex")
+    assert set(crossing) == {
+        "white|female",
+        "not-stated|female",
+        "not-stated|male",
+        "unknown|female",
+        "unknown|unknown",
+        "black|male",
+    }
+    assert (population(crossing["white|female"], "numerator"), score(crossing["white|female"])) == (4, 0.6667)
+    assert [c["code"]["text"] for c in crossing["white|female"]["component"]] == ["ethnicity", "sex"]
+    assert all(population(crossing[k], "denominator") is None for k in crossing if k != "white|female")
+    ages = strata(body, "age-band")
+    # 26-64: w1-w5 (w1-w4 active); 18-25: w6; unknown: the nine without a birth date (z1 and m1 active).
+    assert (population(ages["26-64"], "denominator"), score(ages["26-64"])) == (5, 0.8)
+    assert population(ages["18-25"], "denominator") is None
+    assert (population(ages["unknown"], "denominator"), score(ages["unknown"])) == (9, 0.2222)
+    quintiles = strata(body, "deprivation-quintile")
+    assert (population(quintiles["1"], "denominator"), population(quintiles["unknown"], "denominator")) == (6, 9)
+
+
+async def test_referral_measures_find_the_person_through_the_dialogs_subject(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"report_small_cell_threshold": 0})
+    rows = Rows()
+    rows.dialog("p1", "2025-09-01T10:00:00", "r1", scores={"sqol": 3.0}, timepoint="baseline")
+    rows.dialog("p1", "2025-11-05T10:00:00", "r1", scores={"sqol": 4.5})  # paired, +1.5
+    rows.dialog("p2", "2025-11-10T10:00:00", "r2")  # one DIALOG
+    rows.dialog("p3", "2025-11-12T10:00:00", "r3")  # no Patient event
+    await rows.insert(app)
+    await tell(client, "p1", ethnic="H", gender="male")  # Indian
+    await tell(client, "p2", ethnic="Z", gender="female")
+    paired = await report(client, "paired-outcome-measures", *NOVEMBER)
+    ethnicity = strata(paired, "ethnicity")
+    assert {k: (population(v, "denominator"), score(v)) for k, v in ethnicity.items()} == {
+        "asian": (1, 1.0),
+        "not-stated": (1, 0.0),
+        "unknown": (1, 0.0),
+    }
+    assert set(strata(paired, "ethnicity-sex")) == {"asian|male", "not-stated|female", "unknown|unknown"}
+    change = await report(client, "sqol-change", *NOVEMBER)
+    assert {k: score(v) for k, v in strata(change, "ethnicity-sex").items()} == {"asian|male": 1.5}
