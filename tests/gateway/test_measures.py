@@ -24,7 +24,7 @@ from tests.referrals.reporting.rows import at, insert, waited
 
 pytestmark = pytest.mark.usefixtures("engine")
 
-REFERRAL_MEASURES = 17
+REFERRAL_MEASURES = 19
 CAREPLANS_MEASURES = 6
 TRANSITIONS_MEASURES = 5
 ALL = REFERRAL_MEASURES + CAREPLANS_MEASURES + TRANSITIONS_MEASURES

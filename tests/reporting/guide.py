@@ -100,6 +100,16 @@ EXAMPLES: dict[str, tuple[Fixture, tuple[str, str], str]] = {
         "sixteen referrals received in November: five people of white British ethnicity, five who "
         "declined to say (recorded) and six with no ethnicity recorded",
     ),
+    "sex-recorded": (
+        referrals_fixtures._ethnicity_recording,
+        NOVEMBER,
+        "the same sixteen referrals: five people with their sex recorded",
+    ),
+    "birth-date-recorded": (
+        referrals_fixtures._ethnicity_recording,
+        NOVEMBER,
+        "the same sixteen referrals: eight people with a date of birth",
+    ),
     "referral-to-first-contact": (
         referrals_fixtures._contacts,
         NOVEMBER,
@@ -365,9 +375,9 @@ NOT_YET = """\
   referral and step-up/step-down volumes and times, overrides of FR-9, waiting-well information sent
   (M-18), M-8 timely support, M-34/M-35 CMH and CYP PROM coverage by service line, the BAME vs
   White SQOL gap (M-38: `sqol-change` by `ethnicity` gives each group's mean, but no gap is
-  computed), transition plan coverage, median age at
-  phase 1 and CYP-to-adult gap (M-49, M-56), data-quality completeness of the protected
-  characteristics other than ethnicity (FR-91: `ethnicity-recorded` covers ethnicity), SNOMED
+  computed), transition plan coverage, median age at phase 1 and CYP-to-adult gap (M-49, M-56),
+  completeness of the protected characteristics Continuum does not hold yet (FR-91:
+  `ethnicity-recorded`, `sex-recorded` and `birth-date-recorded` cover the ones it holds), SNOMED
   coding and submission coverage, representation against population shares (FR-92), crisis
   response (FR-93); the annual equality report extract (FR-95).
 - `GET /metrics/definitions` (FR-96) is served as `GET /fhir/Measure`; there is no separate

@@ -372,6 +372,49 @@ MEASURES: tuple[MeasureDef, ...] = (
         requirement="FR-91",
         cohort="received",
     ),
+    MeasureDef(
+        id="sex-recorded",
+        title="Referred people whose sex is recorded",
+        metric="FR-91 (data quality: completeness of a protected characteristic)",
+        description=(
+            "Of the referrals received in the period, the share whose person has an administrative gender "
+            "recorded; FHIR's `unknown` (asked, not known or not given) counts as recorded, missing is no gender "
+            "at all (FR-78)."
+        ),
+        populations=(
+            ("initial-population", "Referral Tasks received in the period"),
+            ("denominator", "The same referrals"),
+            ("numerator", "Those whose person has an administrative gender recorded"),
+        ),
+        scoring="proportion",
+        improvement="increase",
+        target="All: every person's sex recorded, never missing",
+        target_value=1.0,
+        quotes=("003:572",),
+        requirement="FR-91",
+        cohort="received",
+    ),
+    MeasureDef(
+        id="birth-date-recorded",
+        title="Referred people whose date of birth (and so age) is recorded",
+        metric="FR-91 (data quality: completeness of a protected characteristic)",
+        description=(
+            "Of the referrals received in the period, the share whose person has a date of birth recorded, "
+            "without which no age band can be reported (FR-78)."
+        ),
+        populations=(
+            ("initial-population", "Referral Tasks received in the period"),
+            ("denominator", "The same referrals"),
+            ("numerator", "Those whose person has a date of birth recorded"),
+        ),
+        scoring="proportion",
+        improvement="increase",
+        target="All: every person's date of birth recorded",
+        target_value=1.0,
+        quotes=("003:572",),
+        requirement="FR-91",
+        cohort="received",
+    ),
 )
 
 CATALOGUE = Catalogue("referrals", MEASURES, DIMENSIONS, STRATIFIERS)

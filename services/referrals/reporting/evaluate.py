@@ -142,7 +142,8 @@ def cohort(measure: MeasureDef, period: Period, teams: Mapping[str, Team], diale
             observation = elapsed_days(escalation.c.authored_on, resolved, dialect)
     elif measure.cohort == "received":
         where.append(received)
-        numerator = pf.c.ethnic_category.is_not(None)
+        recorded = {"ethnicity-recorded": pf.c.ethnic_category, "sex-recorded": pf.c.sex}
+        numerator = recorded.get(measure.id, pf.c.birth_date).is_not(None)
     elif measure.cohort == "declined":
         where += [received, t.c.business_status.in_(DECLINED)]
     elif measure.cohort == "gp-re-referral":

@@ -43,7 +43,7 @@ MASKED = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-ab
 async def test_every_measure_is_a_valid_r4_measure_with_its_definition(client: httpx.AsyncClient) -> None:
     bundle = (await client.get("/fhir/Measure")).json()
     assert bundle["resourceType"] == "Bundle"
-    assert bundle["total"] == 17
+    assert bundle["total"] == 19
     ids = {e["resource"]["id"] for e in bundle["entry"]}
     assert {"referral-to-clock-stop", "acceptance-rate", "gp-re-referral-requests", "told-expected-wait"} <= ids
     for entry in bundle["entry"]:
@@ -606,7 +606,8 @@ async def _ethnicity_recording(app: FastAPI) -> None:
     rows = [referral_rows(team=BARNET, patient=person, clock_start=received) for person, _ in people]
     rows.append(referral_rows(team=BARNET, patient="e16", clock_start=received))  # no facts at all: missing
     rows.append(referral_rows(team=BARNET, patient="e1", clock_start=at("2025-12-02T09:00:00")))  # after the period
-    await insert(app, rows, demographics=dict(people))
+    born = {f"e{i}": date(1990, 1, 1) for i in range(1, 9)}  # e1-e8 have a date of birth
+    await insert(app, rows, patients=born, demographics=dict(people))
 
 
 async def test_ethnicity_recorded_counts_declined_as_recorded_and_missing_as_not(
@@ -622,3 +623,17 @@ async def test_ethnicity_recorded_counts_declined_as_recorded_and_missing_as_not
     assert set(ethnicity) == {"white", "not-stated", "unknown"}
     assert (population(ethnicity["not-stated"], "numerator"), score(ethnicity["not-stated"])) == (5, 1.0)
     assert (population(ethnicity["unknown"], "denominator"), score(ethnicity["unknown"])) == (6, 0.0)
+
+
+async def test_sex_and_birth_date_recorded_over_the_same_referrals(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """FR-91: each protected characteristic's completeness is its own measure over the period's referrals."""
+    await _ethnicity_recording(app)
+    sex = (await report(client, "sex-recorded", "2025-11-01", "2025-11-30"))["group"][0]
+    # Recorded: e11-e15 (female) = 5 of the 16 received in November.
+    assert (population(sex, "denominator"), population(sex, "numerator"), score(sex)) == (16, 5, 0.3125)
+    born = await report(client, "birth-date-recorded", "2025-11-01", "2025-11-30")
+    group = born["group"][0]
+    # Recorded: e1-e8 = 8 of 16; their age bands are known, the others' are not.
+    assert (population(group, "denominator"), population(group, "numerator"), score(group)) == (16, 8, 0.5)
+    bands = strata(born, "age-band")
+    assert (population(bands["26-64"], "numerator"), score(bands["unknown"])) == (8, 0.0)
