@@ -27,6 +27,7 @@ from reference.partnership import Directory
 from services.careplans.domain.codes import DIALOG_URL, Category, PlanStatus, Scale, Timepoint
 from services.careplans.persistence import tables
 from services.kit.reporting import (
+    DEMOGRAPHIC_DIMENSIONS,
     Catalogue,
     MeasureDef,
     Period,
@@ -46,13 +47,7 @@ from services.kit.reporting import evaluate as evaluate_rows
 DIMENSIONS = {
     "borough": "Borough of the team of the clinician who wrote the latest record ('unknown' when none)",
     "team": "Team of the clinician who wrote the latest record (PractitionerRole.healthcareService)",
-    "age-band": "Age band at the period end from the person's birth date (0-17, 18-25, 26-64, 65+, unknown)",
-    "ethnicity": (
-        "Broad ethnic group of the person's NHS ethnic category (white, mixed, asian, black, other; "
-        "'not-stated' when they declined, 'unknown' when not recorded)"
-    ),
-    "sex": "The person's administrative gender (female, male, other, unknown)",
-    "deprivation-quintile": "IMD quintile of where the person lives (1 most deprived to 5; 'unknown' if not recorded)",
+    **DEMOGRAPHIC_DIMENSIONS,
 }
 # FR-84: the borough and demographic breakdowns are in every report; `ethnicity-sex` is a crossing.
 STRATIFIERS: dict[str, tuple[str, ...]] = {

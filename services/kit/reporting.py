@@ -41,6 +41,18 @@ POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"
 DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 UCUM = "http://unitsofmeasure.org"
 # Measures are generated from code: one fixed version and date for every one.
+# The person's demographics a service keeps from the gateway's Patient events (services/kit/patient_facts.py),
+# as stratifier dimensions: `age_band`, `ethnic_group`, `sex_of` and `deprivation_quintile` below compute them.
+DEMOGRAPHIC_DIMENSIONS = {
+    "age-band": "Age band at the period end from the person's birth date (0-17, 18-25, 26-64, 65+, unknown)",
+    "ethnicity": (
+        "Broad ethnic group of the person's NHS ethnic category (white, mixed, asian, black, other; "
+        "'not-stated' when they declined, 'unknown' when not recorded)"
+    ),
+    "sex": "The person's administrative gender (female, male, other, unknown)",
+    "deprivation-quintile": "IMD quintile of where the person lives (1 most deprived to 5; 'unknown' if not recorded)",
+}
+
 MEASURE_DATE = "2026-01-05"
 MEASURE_LAST_UPDATED = "2026-01-05T00:00:00.000Z"
 

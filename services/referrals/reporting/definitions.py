@@ -6,19 +6,13 @@ is scored; `reporting/evaluate.py` builds the SQL cohort it counts. Nothing here
 
 from __future__ import annotations
 
-from services.kit.reporting import Catalogue, MeasureDef
+from services.kit.reporting import DEMOGRAPHIC_DIMENSIONS, Catalogue, MeasureDef
 
 # Every dimension a referral measure can be broken down by (FR-82).
 DIMENSIONS = {
     "borough": "Borough of the receiving team (reference/partnership.py); 'unknown' for partnership-wide teams",
     "team": "Receiving team (Task.owner)",
-    "age-band": "Age band at the period end from the person's birth date (0-17, 18-25, 26-64, 65+, unknown)",
-    "ethnicity": (
-        "Broad ethnic group of the person's NHS ethnic category (white, mixed, asian, black, other; "
-        "'not-stated' when they declined, 'unknown' when not recorded)"
-    ),
-    "sex": "The person's administrative gender (female, male, other, unknown)",
-    "deprivation-quintile": "IMD quintile of where the person lives (1 most deprived to 5; 'unknown' if not recorded)",
+    **DEMOGRAPHIC_DIMENSIONS,
     "reason": "Decline reason (Task.statusReason code)",
 }
 
