@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,16 @@ FIELDS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "escalate": {"note": ("escalate-note", "Why this needs the team lead")},
 }
+
+
+@dataclass(frozen=True)
+class DialogEpisode:
+    """An episode's open DIALOG+ plan (if any), the DIALOG scale, and its person with their name."""
+
+    plan: dict[str, Any] | None
+    scale: dialog.Scale
+    patient: str
+    people: dict[str, str]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -556,6 +566,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         return episode, (plans[0] if plans else None)
 
+    async def episode_for_dialog(session: Session, episode_id: str) -> DialogEpisode:
+        """What the DIALOG+ session and care-plan pages of an episode both show."""
+        (episode, plan), questionnaire = await asyncio.gather(
+            episode_and_plan(session, episode_id), gateway.get(session.token, "Questionnaire/dialog")
+        )
+        patient = _ref(episode.get("patient"))
+        people = await patient_names(gateway, session.token, [patient])
+        return DialogEpisode(plan, dialog.scale_of(questionnaire), patient, people)
+
     async def session_page(
         session: Session,
         episode_id: str,
@@ -564,14 +583,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         fields: dict[str, tuple[str, str]] | None = None,
     ) -> HTMLResponse:
         try:
-            (episode, plan), questionnaire = await asyncio.gather(
-                episode_and_plan(session, episode_id), gateway.get(session.token, "Questionnaire/dialog")
-            )
+            shown = await episode_for_dialog(session, episode_id)
         except ApiError as failure:
             return api_failure(session, "DIALOG+ session", failure)
-        scale = dialog.scale_of(questionnaire)
-        patient = _ref(episode.get("patient"))
-        people = await patient_names(gateway, session.token, [patient])
+        plan, scale, patient, people = shown.plan, shown.scale, shown.patient, shown.people
         name = display(patient, people)
         version = str(plan.get("meta", {}).get("versionId", "")) if plan else ""
         summary = (
@@ -649,14 +664,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         done: str = "",
     ) -> HTMLResponse:
         try:
-            (episode, plan), questionnaire = await asyncio.gather(
-                episode_and_plan(session, episode_id), gateway.get(session.token, "Questionnaire/dialog")
-            )
+            shown = await episode_for_dialog(session, episode_id)
         except ApiError as failure:
             return api_failure(session, "Care plan", failure)
-        scale = dialog.scale_of(questionnaire)
-        patient = _ref(episode.get("patient"))
-        people = await patient_names(gateway, session.token, [patient])
+        plan, scale, patient, people = shown.plan, shown.scale, shown.patient, shown.people
         name = display(patient, people)
         try:
             trend = await gateway.get(session.token, "Observation/$dialog-trend", {"subject": patient})
